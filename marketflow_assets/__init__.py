@@ -1,0 +1,1 @@
+"""marketflow_assets: point-in-time VPA signals, training data and a track record, as Dagster assets."""

@@ -1,0 +1,25 @@
+"""The single Definitions object: assets, checks, jobs, schedules and resources."""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from marketflow_assets.defs.bars.assets import daily_bars
+from marketflow_assets.defs.bars.checks import bar_sanity, bars_unique_keys
+from marketflow_assets.defs.jobs import daily_pipeline, evening_schedule
+from marketflow_assets.defs.resources import resources_from_settings
+from marketflow_assets.settings import Settings
+
+
+def build_definitions(settings: Settings) -> dg.Definitions:
+    """Definitions wired to the given settings (tests pass their own store and source)."""
+    return dg.Definitions(
+        assets=[daily_bars],
+        asset_checks=[bar_sanity, bars_unique_keys],
+        jobs=[daily_pipeline],
+        schedules=[evening_schedule],
+        resources=resources_from_settings(settings),
+    )
+
+
+defs = build_definitions(Settings.from_env())

@@ -1,0 +1,1 @@
+"""Market data in: the `daily_bars` asset and its checks."""

@@ -1,0 +1,26 @@
+"""The partitioned pipeline job and the evening schedule built from it."""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from marketflow_assets.partitions import trading_days
+
+# Asset groups whose assets are partitioned by trading day and run each evening.
+DAILY_GROUPS = ("market_data",)
+
+daily_pipeline = dg.define_asset_job(
+    "daily_pipeline",
+    selection=dg.AssetSelection.groups(*DAILY_GROUPS),
+    partitions_def=trading_days,
+    description="Every trading-day partitioned asset, for one session or a single-run range.",
+)
+
+evening_schedule = dg.build_schedule_from_partitioned_job(
+    daily_pipeline,
+    name="daily_pipeline_evening",
+    hour_of_day=18,
+    minute_of_hour=30,
+    description="Each weekday at 18:30 New York time: the session that just closed.",
+    default_status=dg.DefaultScheduleStatus.STOPPED,
+)

@@ -1,0 +1,49 @@
+"""Resources: the DuckDB store and the market data source, configured from settings."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+from dagster_duckdb import DuckDBResource
+
+from marketflow_assets.settings import Settings
+from marketflow_assets.sources import MarketSource, make_source
+from marketflow_assets.store.migrate import apply_migrations
+
+
+class StoreResource(DuckDBResource):
+    """The project's DuckDB file, migrated each time a connection is opened."""
+
+    @contextmanager
+    def get_connection(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        Path(self.database).parent.mkdir(parents=True, exist_ok=True)
+        with super().get_connection() as conn:
+            apply_migrations(conn)
+            yield conn
+
+
+class MarketDataResource(dg.ConfigurableResource):
+    """Which source feeds `daily_bars` and for which tickers (None: all the source has)."""
+
+    source: str = "sample"
+    files_dir: str | None = None
+    tickers: list[str] | None = None
+
+    def get_source(self) -> MarketSource:
+        return make_source(self.source, Path(self.files_dir) if self.files_dir else None)
+
+
+def resources_from_settings(settings: Settings) -> dict[str, dg.ConfigurableResource]:
+    """The resources of `defs`, built from validated settings."""
+    return {
+        "store": StoreResource(database=str(settings.duckdb_path)),
+        "market_data": MarketDataResource(
+            source=settings.source,
+            files_dir=str(settings.files_dir) if settings.files_dir else None,
+            tickers=list(settings.tickers) if settings.tickers else None,
+        ),
+    }

@@ -1,0 +1,34 @@
+"""Trading-day partitions: one per NYSE session; weekends and holidays are not partitions."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import dagster as dg
+
+from marketflow_assets.calendar import non_session_weekdays, sessions_between
+from marketflow_assets.settings import Settings
+
+MARKET_TIMEZONE = "America/New_York"
+WEEKEND_CRONS = ("0 0 * * 6", "0 0 * * 0")
+
+
+def trading_day_partitions(start: dt.date) -> dg.DailyPartitionsDefinition:
+    """Daily partitions from the first session on or after `start`, excluding non-sessions.
+
+    `end_offset=1` makes today's session a partition, so the evening schedule can run it once
+    it has closed; assets refuse sessions that have not closed yet.
+    """
+    first = sessions_between(start, start + dt.timedelta(days=10), calendar_start=start)[0]
+    holidays = [
+        dt.datetime.combine(day, dt.time()) for day in non_session_weekdays(first, calendar_start=start)
+    ]
+    return dg.DailyPartitionsDefinition(
+        start_date=first.isoformat(),
+        timezone=MARKET_TIMEZONE,
+        end_offset=1,
+        exclusions=[*WEEKEND_CRONS, *holidays],
+    )
+
+
+trading_days = trading_day_partitions(Settings.from_env().start_date)

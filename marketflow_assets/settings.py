@@ -1,0 +1,84 @@
+"""Paths and knobs from environment variables, with defaults that work in a fresh checkout."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+SOURCE_NAMES = ("sample", "files", "yfinance")
+DEFAULT_START_DATE = dt.date(2009, 8, 21)
+
+
+class SettingsError(ValueError):
+    """A setting from the environment is missing or invalid."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the project reads from the environment, validated once."""
+
+    data_dir: Path
+    duckdb_path: Path
+    source: str
+    files_dir: Path | None
+    tickers: tuple[str, ...] | None
+    start_date: dt.date
+
+    @property
+    def exports_dir(self) -> Path:
+        return self.data_dir / "exports"
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """Read and validate MARKETFLOW_* variables; raise SettingsError naming the bad one."""
+        env = os.environ if environ is None else environ
+        data_dir = Path(env.get("MARKETFLOW_DATA_DIR") or PROJECT_ROOT / "data")
+        duckdb_path = Path(env.get("MARKETFLOW_DUCKDB") or data_dir / "marketflow.duckdb")
+
+        source = (env.get("MARKETFLOW_SOURCE") or "sample").strip().lower()
+        if source not in SOURCE_NAMES:
+            raise SettingsError(
+                f"MARKETFLOW_SOURCE={source!r} is not a known source; "
+                f"choose one of {', '.join(SOURCE_NAMES)}"
+            )
+
+        files_dir = None
+        if env.get("MARKETFLOW_FILES_DIR"):
+            files_dir = Path(env["MARKETFLOW_FILES_DIR"])
+        if source == "files":
+            if files_dir is None:
+                raise SettingsError("MARKETFLOW_SOURCE=files needs MARKETFLOW_FILES_DIR (a folder)")
+            if not files_dir.is_dir():
+                raise SettingsError(f"MARKETFLOW_FILES_DIR={files_dir} is not an existing folder")
+
+        tickers = parse_tickers(env.get("MARKETFLOW_TICKERS", ""))
+        if source == "yfinance" and not tickers:
+            raise SettingsError("MARKETFLOW_SOURCE=yfinance needs MARKETFLOW_TICKERS (e.g. AAPL,MSFT)")
+
+        raw_start = env.get("MARKETFLOW_START_DATE")
+        try:
+            start_date = dt.date.fromisoformat(raw_start) if raw_start else DEFAULT_START_DATE
+        except ValueError as exc:
+            raise SettingsError(
+                f"MARKETFLOW_START_DATE={raw_start!r} is not a date (YYYY-MM-DD)"
+            ) from exc
+
+        return cls(
+            data_dir=data_dir,
+            duckdb_path=duckdb_path,
+            source=source,
+            files_dir=files_dir,
+            tickers=tickers,
+            start_date=start_date,
+        )
+
+
+def parse_tickers(raw: str) -> tuple[str, ...] | None:
+    """Comma- or space-separated tickers, upper-cased and de-duplicated; None when empty."""
+    names = [t.strip().upper() for t in raw.replace(",", " ").split()]
+    unique = tuple(dict.fromkeys(n for n in names if n))
+    return unique or None

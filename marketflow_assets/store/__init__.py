@@ -1,0 +1,1 @@
+"""The DuckDB store: migrations, partition-window writes and read helpers."""
