@@ -1,0 +1,166 @@
+"""The `marketflow` command: demo, backfill and status, for people at a terminal."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import sys
+from collections.abc import Sequence
+
+import dagster as dg
+from rich.console import Console
+from rich.progress import Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from marketflow_assets.runner import (
+    RangeError,
+    StepUpdate,
+    project_instance,
+    run_pipeline,
+    session_range,
+)
+from marketflow_assets.settings import PROJECT_ROOT, Settings, SettingsError
+from marketflow_assets.sources import SourceError
+from marketflow_assets.store.connection import StoreBusyError, open_store
+from marketflow_assets.store.reads import quarantine_by_reason, summarize_tables
+
+console = Console()
+
+
+class StepProgress:
+    """A line per run step, spinning while it runs and ticked (or crossed) when it ends."""
+
+    def __init__(self, progress: Progress) -> None:
+        self.progress = progress
+        self.tasks: dict[str, TaskID] = {}
+
+    def __call__(self, update: StepUpdate) -> None:
+        marks = {"success": "[green]done", "failure": "[red]failed", "skipped": "[yellow]skipped"}
+        if update.state == "start":
+            self.tasks[update.step] = self.progress.add_task(update.step, total=1, status="running")
+        elif update.step in self.tasks:
+            self.progress.update(
+                self.tasks[update.step], completed=1, status=marks.get(update.state, update.state)
+            )
+
+
+def _run(settings: Settings, start: dt.date, end: dt.date, select: Sequence[str] | None) -> bool:
+    from marketflow_assets.definitions import build_definitions
+    from marketflow_assets.partitions import trading_days
+
+    defs = build_definitions(settings)
+    start_key, end_key = session_range(trading_days, start, end)
+    instance = project_instance()
+    console.print(
+        f"Materialising [bold]{', '.join(select) if select else 'the daily pipeline'}[/] for "
+        f"sessions {start_key} .. {end_key} (one run) from source [bold]{settings.source}[/]"
+    )
+    columns = (SpinnerColumn(), TextColumn("{task.description:<28}"), TextColumn("{task.fields[status]}"), TimeElapsedColumn())
+    with Progress(*columns, console=console) as progress:
+        result = run_pipeline(defs, start_key, end_key, instance, select, on_step=StepProgress(progress))
+    if not result.success:
+        for event in result.all_events:
+            if event.event_type_value == "STEP_FAILURE" and event.step_failure_data:
+                console.print(f"[red]{event.step_key} failed:[/] {event.step_failure_data.error.message.strip()}")
+        console.print(f"Run {result.run_id} failed; its logs are in the Dagster UI (`make ui`).")
+        return False
+    console.print(f"Run {result.run_id} succeeded.")
+    return True
+
+
+def _print_status(settings: Settings) -> None:
+    with open_store(settings.duckdb_path, read_only=True) as conn:
+        tables = summarize_tables(conn)
+        reasons = quarantine_by_reason(conn)
+    table = Table(title=f"Store {settings.duckdb_path}")
+    for column in ("table", "rows", "tickers", "first date", "last date"):
+        table.add_column(column, justify="right" if column in ("rows", "tickers") else "left")
+    for t in tables:
+        table.add_row(
+            t.table, f"{t.rows:,}", "" if t.tickers is None else f"{t.tickers:,}",
+            str(t.first_date or ""), str(t.last_date or ""),
+        )
+    console.print(table)
+    if reasons:
+        console.print("Quarantined rows by reason: " + ", ".join(f"{k} {v}" for k, v in reasons.items()))
+
+
+def _print_last_run() -> None:
+    instance = project_instance()
+    runs = instance.get_runs(limit=1)
+    if not runs:
+        console.print("No runs yet.")
+        return
+    run = runs[0]
+    span = f"{run.tags.get('dagster/asset_partition_range_start', run.tags.get('dagster/partition', ''))}"
+    span += f" .. {run.tags['dagster/asset_partition_range_end']}" if "dagster/asset_partition_range_end" in run.tags else ""
+    stats = instance.get_run_stats(run.run_id)
+    ended = dt.datetime.fromtimestamp(stats.end_time, dt.UTC).isoformat(timespec="seconds") if stats.end_time else "running"
+    console.print(f"Last run: {run.job_name} {span} [bold]{run.status.value}[/] (ended {ended}), id {run.run_id}")
+
+
+def cmd_demo(settings: Settings, _args: argparse.Namespace) -> int:
+    from marketflow_assets.sources.sample import load_sample
+
+    if settings.source != "sample":
+        raise SettingsError("the demo runs on the sample source; unset MARKETFLOW_SOURCE")
+    dates = load_sample()["date"]
+    if not _run(settings, dates.min(), dates.max(), None):
+        return 1
+    _print_status(settings)
+    console.print(
+        f"\nStore: {settings.duckdb_path}\nDagster run history: {project_instance().root_directory}\n"
+        "Open the UI with `make ui`, then http://127.0.0.1:3000 (assets, runs, backfills).\n"
+        "Query from a notebook: duckdb.connect(path, read_only=True).sql('SELECT * FROM bars').pl()"
+    )
+    return 0
+
+
+def cmd_backfill(settings: Settings, args: argparse.Namespace) -> int:
+    select = [s.strip() for s in args.select.split(",") if s.strip()] if args.select else None
+    return 0 if _run(settings, args.start, args.end, select) else 1
+
+
+def cmd_status(settings: Settings, _args: argparse.Namespace) -> int:
+    _print_status(settings)
+    _print_last_run()
+    return 0
+
+
+def _date(text: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date (YYYY-MM-DD)") from exc
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="marketflow", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("demo", help="materialise the whole sample in one run, then summarise")
+    backfill = commands.add_parser("backfill", help="materialise a session range in one run")
+    backfill.add_argument("--start", type=_date, required=True, help="first date (YYYY-MM-DD)")
+    backfill.add_argument("--end", type=_date, required=True, help="last date (YYYY-MM-DD)")
+    backfill.add_argument("--select", help="comma-separated asset names (default: all daily assets)")
+    commands.add_parser("status", help="what the store holds and the last run")
+    return parser
+
+
+COMMANDS = {"demo": cmd_demo, "backfill": cmd_backfill, "status": cmd_status}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        settings = Settings.from_env()
+        return COMMANDS[args.command](settings, args)
+    except (SettingsError, SourceError, RangeError, StoreBusyError, FileNotFoundError) as exc:
+        console.print(f"[red]error:[/] {exc}")
+        return 2
+    except dg.DagsterInvalidSubsetError as exc:
+        console.print(f"[red]error:[/] {exc}")
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

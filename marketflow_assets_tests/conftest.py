@@ -1,0 +1,25 @@
+"""Shared fixtures: a temporary store and Dagster instance per test, and settings pointing at them."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import dagster as dg
+import pytest
+
+from marketflow_assets.settings import Settings
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    """Default settings (sample source) with the store in a temporary folder."""
+    return Settings.from_env({"MARKETFLOW_DATA_DIR": str(tmp_path / "data")})
+
+
+@pytest.fixture
+def instance(tmp_path: Path) -> Iterator[dg.DagsterInstance]:
+    """A real SQLite-backed Dagster instance in a temporary folder, with the `duckdb` pool limited to 1."""
+    overrides = {"concurrency": {"pools": {"default_limit": 1, "granularity": "op"}}}
+    with dg.instance_for_test(temp_dir=str(tmp_path / "dagster_home"), overrides=overrides) as inst:
+        yield inst
