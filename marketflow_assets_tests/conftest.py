@@ -20,6 +20,8 @@ def settings(tmp_path: Path) -> Settings:
 @pytest.fixture
 def instance(tmp_path: Path) -> Iterator[dg.DagsterInstance]:
     """A real SQLite-backed Dagster instance in a temporary folder, with the `duckdb` pool limited to 1."""
+    home = tmp_path / "dagster_home"
+    home.mkdir()
     overrides = {"concurrency": {"pools": {"default_limit": 1, "granularity": "op"}}}
-    with dg.instance_for_test(temp_dir=str(tmp_path / "dagster_home"), overrides=overrides) as inst:
+    with dg.instance_for_test(temp_dir=str(home), overrides=overrides) as inst:
         yield inst

@@ -37,21 +37,21 @@ def replace_windows(
                 f"{table}: {outside.height} row(s) dated outside the window {start}..{end}, "
                 f"first {outside.row(0, named=True)}"
             )
-    written: dict[str, int] = {}
-    conn.execute("BEGIN TRANSACTION")
+    views = {table: f"incoming_{table}" for table in frames}
+    for table, frame in frames.items():
+        conn.register(views[table], frame.to_arrow())
     try:
-        for table, frame in frames.items():
-            date_col = WINDOW_TABLES[table]
-            conn.execute(f"DELETE FROM {table} WHERE {date_col} BETWEEN ? AND ?", [start, end])
-            if frame.height:
-                conn.register("incoming_window", frame.to_arrow())
-                try:
-                    conn.execute(f"INSERT INTO {table} BY NAME SELECT * FROM incoming_window")
-                finally:
-                    conn.unregister("incoming_window")
-            written[table] = frame.height
-        conn.execute("COMMIT")
-    except Exception:
-        conn.execute("ROLLBACK")
-        raise
-    return written
+        conn.execute("BEGIN TRANSACTION")
+        try:
+            for table in frames:
+                date_col = WINDOW_TABLES[table]
+                conn.execute(f"DELETE FROM {table} WHERE {date_col} BETWEEN ? AND ?", [start, end])
+                conn.execute(f"INSERT INTO {table} BY NAME SELECT * FROM {views[table]}")
+            conn.execute("COMMIT")
+        except Exception:
+            conn.execute("ROLLBACK")
+            raise
+    finally:
+        for view in views.values():
+            conn.unregister(view)
+    return {table: frame.height for table, frame in frames.items()}

@@ -1,0 +1,74 @@
+import datetime as dt
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from marketflow_assets.calendar import sessions_between
+from marketflow_assets.sources.quality import sort_bars
+from marketflow_assets.store.connection import open_store
+from marketflow_assets.store.reads import read_bars
+from marketflow_assets.store.windows import replace_windows
+from marketflow_assets_tests.frames import bars_for
+
+START, END = dt.date(2024, 7, 1), dt.date(2024, 7, 31)
+
+
+def stored(path: Path) -> pl.DataFrame:
+    with open_store(path) as conn:
+        return read_bars(conn, dt.date(2000, 1, 1), dt.date(2100, 1, 1))
+
+
+def frames_for(bars: pl.DataFrame) -> dict[str, pl.DataFrame]:
+    result = sort_bars(bars, sessions_between(START, END), "test")
+    return {"bars": result.bars, "quarantine": result.quarantine, "corporate_actions": result.corporate_actions}
+
+
+def test_writing_a_window_twice_leaves_identical_rows(tmp_path: Path) -> None:
+    path = tmp_path / "s.duckdb"
+    frames = frames_for(bars_for(["AAA", "BBB"], START, END))
+    with open_store(path) as conn:
+        replace_windows(conn, frames, START, END)
+    first = stored(path)
+    with open_store(path) as conn:
+        replace_windows(conn, frames, START, END)
+    assert stored(path).equals(first)
+    assert first.height == frames["bars"].height
+
+
+def test_a_window_replaces_only_its_own_dates(tmp_path: Path) -> None:
+    path = tmp_path / "s.duckdb"
+    with open_store(path) as conn:
+        replace_windows(conn, frames_for(bars_for(["AAA"], START, END)), START, END)
+        week = (dt.date(2024, 7, 8), dt.date(2024, 7, 12))
+        fewer = frames_for(bars_for(["AAA"], *week).with_columns(pl.col("close") + 0.0))
+        fewer["bars"] = fewer["bars"].filter(pl.col("date") != dt.date(2024, 7, 10))
+        replace_windows(conn, fewer, *week)
+    dates = stored(path)["date"].to_list()
+    assert dt.date(2024, 7, 10) not in dates
+    assert dt.date(2024, 7, 9) in dates
+    assert dt.date(2024, 7, 1) in dates and dt.date(2024, 7, 31) in dates
+
+
+def test_a_failure_mid_write_leaves_the_previous_rows(tmp_path: Path) -> None:
+    path = tmp_path / "s.duckdb"
+    with open_store(path) as conn:
+        replace_windows(conn, frames_for(bars_for(["AAA"], START, END)), START, END)
+    before = stored(path)
+    broken = frames_for(bars_for(["AAA", "BBB"], START, END))
+    # bars go in first, then quarantine fails on a NOT NULL column: the delete and insert must roll back
+    broken["quarantine"] = broken["bars"].head(1).with_columns(
+        pl.lit(None, pl.String).alias("reason")
+    )
+    with open_store(path) as conn, pytest.raises(Exception, match="NOT NULL"):
+        replace_windows(conn, broken, START, END)
+    assert stored(path).equals(before)
+
+
+def test_rows_outside_the_window_and_unknown_tables_are_refused(tmp_path: Path) -> None:
+    frames = frames_for(bars_for(["AAA"], START, END))
+    with open_store(tmp_path / "s.duckdb") as conn:
+        with pytest.raises(ValueError, match="outside the window 2024-07-01..2024-07-15"):
+            replace_windows(conn, frames, START, dt.date(2024, 7, 15))
+        with pytest.raises(ValueError, match="'users' is not a partitioned table"):
+            replace_windows(conn, {"users": frames["bars"]}, START, END)

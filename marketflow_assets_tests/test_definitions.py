@@ -1,0 +1,45 @@
+"""The code location loads, validates with Dagster's own command, and fails clearly on bad settings."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import dagster as dg
+
+from marketflow_assets.definitions import defs
+from marketflow_assets.settings import PROJECT_ROOT
+
+DAGSTER = Path(sys.executable).parent / "dagster"
+
+
+def test_defs_hold_the_assets_checks_job_and_schedule() -> None:
+    graph = defs.resolve_asset_graph()
+    assert dg.AssetKey("daily_bars") in graph.get_all_asset_keys()
+    checks = {key.name for key in graph.asset_check_keys}
+    assert checks == {"bar_sanity", "bars_unique_keys"}
+    assert defs.resolve_job_def("daily_pipeline").partitions_def is not None
+    assert defs.resolve_schedule_def("daily_pipeline_evening") is not None
+    assets = defs.resolve_assets_def("daily_bars")
+    assert assets.backfill_policy == dg.BackfillPolicy.single_run()
+    assert assets.op.pool == "duckdb"
+
+
+def test_dagster_definitions_validate_passes(tmp_path: Path) -> None:
+    env = {**os.environ, "DAGSTER_HOME": str(tmp_path), "MARKETFLOW_DUCKDB": str(tmp_path / "s.duckdb")}
+    done = subprocess.run(
+        [str(DAGSTER), "definitions", "validate", "-w", "workspace.yaml"],
+        cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=180,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "Validation successful" in done.stdout + done.stderr
+
+
+def test_bad_settings_fail_the_code_location_with_the_variable_named(tmp_path: Path) -> None:
+    env = {**os.environ, "DAGSTER_HOME": str(tmp_path), "MARKETFLOW_SOURCE": "bloomberg"}
+    done = subprocess.run(
+        [str(DAGSTER), "definitions", "validate", "-m", "marketflow_assets.definitions"],
+        cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=180,
+    )
+    assert done.returncode != 0
+    assert "MARKETFLOW_SOURCE='bloomberg' is not a known source" in done.stdout + done.stderr

@@ -1,0 +1,50 @@
+import datetime as dt
+from pathlib import Path
+
+import pytest
+
+from marketflow_assets.settings import PROJECT_ROOT, Settings, SettingsError, parse_tickers
+
+
+def test_defaults_use_the_sample_and_the_data_folder() -> None:
+    settings = Settings.from_env({})
+    assert settings.source == "sample"
+    assert settings.duckdb_path == PROJECT_ROOT / "data" / "marketflow.duckdb"
+    assert settings.tickers is None
+    assert settings.start_date == dt.date(2009, 8, 21)
+
+
+def test_duckdb_path_overrides_the_data_folder(tmp_path: Path) -> None:
+    settings = Settings.from_env({"MARKETFLOW_DUCKDB": str(tmp_path / "x.duckdb")})
+    assert settings.duckdb_path == tmp_path / "x.duckdb"
+
+
+def test_unknown_source_is_a_clear_error() -> None:
+    with pytest.raises(SettingsError, match=r"MARKETFLOW_SOURCE='bogus'.*sample, files, yfinance"):
+        Settings.from_env({"MARKETFLOW_SOURCE": "bogus"})
+
+
+def test_files_source_needs_an_existing_folder(tmp_path: Path) -> None:
+    with pytest.raises(SettingsError, match="needs MARKETFLOW_FILES_DIR"):
+        Settings.from_env({"MARKETFLOW_SOURCE": "files"})
+    with pytest.raises(SettingsError, match="not an existing folder"):
+        Settings.from_env(
+            {"MARKETFLOW_SOURCE": "files", "MARKETFLOW_FILES_DIR": str(tmp_path / "missing")}
+        )
+    ok = Settings.from_env({"MARKETFLOW_SOURCE": "files", "MARKETFLOW_FILES_DIR": str(tmp_path)})
+    assert ok.files_dir == tmp_path
+
+
+def test_yfinance_needs_tickers() -> None:
+    with pytest.raises(SettingsError, match="MARKETFLOW_TICKERS"):
+        Settings.from_env({"MARKETFLOW_SOURCE": "yfinance"})
+
+
+def test_bad_start_date_names_the_variable() -> None:
+    with pytest.raises(SettingsError, match="MARKETFLOW_START_DATE='2024-13-01'"):
+        Settings.from_env({"MARKETFLOW_START_DATE": "2024-13-01"})
+
+
+def test_tickers_are_upper_cased_and_deduplicated() -> None:
+    assert parse_tickers(" aapl, msft  AAPL,,brk.b ") == ("AAPL", "MSFT", "BRK.B")
+    assert parse_tickers(" , ") is None
