@@ -1,1 +1,1 @@
-"""marketflow_assets: point-in-time VPA signals, training data and a track record, as Dagster assets."""
+"""marketflow_assets: point-in-time VPA signals, training data and a track record, in Dagster."""

@@ -19,7 +19,9 @@ def nyse_calendar(start: dt.date) -> xcals.ExchangeCalendar:
     return xcals.get_calendar(EXCHANGE, start=pd.Timestamp(first))
 
 
-def sessions_between(start: dt.date, end: dt.date, calendar_start: dt.date | None = None) -> list[dt.date]:
+def sessions_between(
+    start: dt.date, end: dt.date, calendar_start: dt.date | None = None
+) -> list[dt.date]:
     """NYSE sessions in [start, end], both inclusive."""
     if end < start:
         return []

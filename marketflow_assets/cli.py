@@ -13,13 +13,15 @@ from rich.progress import Progress, SpinnerColumn, TaskID, TextColumn, TimeElaps
 from rich.table import Table
 
 from marketflow_assets.runner import (
+    RANGE_END_TAG,
+    RANGE_START_TAG,
     RangeError,
     StepUpdate,
     project_instance,
     run_pipeline,
     session_range,
 )
-from marketflow_assets.settings import PROJECT_ROOT, Settings, SettingsError
+from marketflow_assets.settings import Settings, SettingsError
 from marketflow_assets.sources import SourceError
 from marketflow_assets.store.connection import StoreBusyError, open_store
 from marketflow_assets.store.reads import quarantine_by_reason, summarize_tables
@@ -55,13 +57,23 @@ def _run(settings: Settings, start: dt.date, end: dt.date, select: Sequence[str]
         f"Materialising [bold]{', '.join(select) if select else 'the daily pipeline'}[/] for "
         f"sessions {start_key} .. {end_key} (one run) from source [bold]{settings.source}[/]"
     )
-    columns = (SpinnerColumn(), TextColumn("{task.description:<28}"), TextColumn("{task.fields[status]}"), TimeElapsedColumn())
+    columns = (
+        SpinnerColumn(),
+        TextColumn("{task.description:<28}"),
+        TextColumn("{task.fields[status]}"),
+        TimeElapsedColumn(),
+    )
     with Progress(*columns, console=console) as progress:
-        result = run_pipeline(defs, start_key, end_key, instance, select, on_step=StepProgress(progress))
+        result = run_pipeline(
+            defs, start_key, end_key, instance, select, on_step=StepProgress(progress)
+        )
     if not result.success:
         for event in result.all_events:
             if event.event_type_value == "STEP_FAILURE" and event.step_failure_data:
-                console.print(f"[red]{event.step_key} failed:[/] {event.step_failure_data.error.message.strip()}")
+                console.print(
+                    f"[red]{event.step_key} failed:[/] "
+                    f"{event.step_failure_data.error.message.strip()}"
+                )
         console.print(f"Run {result.run_id} failed; its logs are in the Dagster UI (`make ui`).")
         return False
     console.print(f"Run {result.run_id} succeeded.")
@@ -77,12 +89,17 @@ def _print_status(settings: Settings) -> None:
         table.add_column(column, justify="right" if column in ("rows", "tickers") else "left")
     for t in tables:
         table.add_row(
-            t.table, f"{t.rows:,}", "" if t.tickers is None else f"{t.tickers:,}",
-            str(t.first_date or ""), str(t.last_date or ""),
+            t.table,
+            f"{t.rows:,}",
+            "" if t.tickers is None else f"{t.tickers:,}",
+            str(t.first_date or ""),
+            str(t.last_date or ""),
         )
     console.print(table)
     if reasons:
-        console.print("Quarantined rows by reason: " + ", ".join(f"{k} {v}" for k, v in reasons.items()))
+        console.print(
+            "Quarantined rows by reason: " + ", ".join(f"{k} {v}" for k, v in reasons.items())
+        )
 
 
 def _print_last_run() -> None:
@@ -92,11 +109,19 @@ def _print_last_run() -> None:
         console.print("No runs yet.")
         return
     run = runs[0]
-    span = f"{run.tags.get('dagster/asset_partition_range_start', run.tags.get('dagster/partition', ''))}"
-    span += f" .. {run.tags['dagster/asset_partition_range_end']}" if "dagster/asset_partition_range_end" in run.tags else ""
+    span = run.tags.get(RANGE_START_TAG, run.tags.get("dagster/partition", ""))
+    if RANGE_END_TAG in run.tags:
+        span += f" .. {run.tags[RANGE_END_TAG]}"
     stats = instance.get_run_stats(run.run_id)
-    ended = dt.datetime.fromtimestamp(stats.end_time, dt.UTC).isoformat(timespec="seconds") if stats.end_time else "running"
-    console.print(f"Last run: {run.job_name} {span} [bold]{run.status.value}[/] (ended {ended}), id {run.run_id}")
+    ended = (
+        dt.datetime.fromtimestamp(stats.end_time, dt.UTC).isoformat(timespec="seconds")
+        if stats.end_time
+        else "running"
+    )
+    console.print(
+        f"Last run: {run.job_name} {span} [bold]{run.status.value}[/] (ended {ended}), "
+        f"id {run.run_id}"
+    )
 
 
 def cmd_demo(settings: Settings, _args: argparse.Namespace) -> int:
@@ -109,7 +134,8 @@ def cmd_demo(settings: Settings, _args: argparse.Namespace) -> int:
         return 1
     _print_status(settings)
     console.print(
-        f"\nStore: {settings.duckdb_path}\nDagster run history: {project_instance().root_directory}\n"
+        f"\nStore: {settings.duckdb_path}\n"
+        f"Dagster run history: {project_instance().root_directory}\n"
         "Open the UI with `make ui`, then http://127.0.0.1:3000 (assets, runs, backfills).\n"
         "Query from a notebook: duckdb.connect(path, read_only=True).sql('SELECT * FROM bars').pl()"
     )
@@ -141,7 +167,9 @@ def build_parser() -> argparse.ArgumentParser:
     backfill = commands.add_parser("backfill", help="materialise a session range in one run")
     backfill.add_argument("--start", type=_date, required=True, help="first date (YYYY-MM-DD)")
     backfill.add_argument("--end", type=_date, required=True, help="last date (YYYY-MM-DD)")
-    backfill.add_argument("--select", help="comma-separated asset names (default: all daily assets)")
+    backfill.add_argument(
+        "--select", help="comma-separated asset names (default: all daily assets)"
+    )
     commands.add_parser("status", help="what the store holds and the last run")
     return parser
 

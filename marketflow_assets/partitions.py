@@ -21,7 +21,8 @@ def trading_day_partitions(start: dt.date) -> dg.DailyPartitionsDefinition:
     """
     first = sessions_between(start, start + dt.timedelta(days=10), calendar_start=start)[0]
     holidays = [
-        dt.datetime.combine(day, dt.time()) for day in non_session_weekdays(first, calendar_start=start)
+        dt.datetime.combine(day, dt.time())
+        for day in non_session_weekdays(first, calendar_start=start)
     ]
     return dg.DailyPartitionsDefinition(
         start_date=first.isoformat(),

@@ -42,7 +42,7 @@ class StepUpdate:
 
 
 def project_instance() -> dg.DagsterInstance:
-    """The Dagster instance in DAGSTER_HOME (default `.dagster_home/` with the project's dagster.yaml)."""
+    """The instance in DAGSTER_HOME (default `.dagster_home/`, with the project's dagster.yaml)."""
     home = Path(os.environ.get("DAGSTER_HOME") or PROJECT_ROOT / ".dagster_home")
     home.mkdir(parents=True, exist_ok=True)
     config = home / "dagster.yaml"
@@ -58,11 +58,7 @@ def session_range(
     """The first and last partition keys within [start, end]; an error if there are none."""
     if end < start:
         raise RangeError(f"end {end} is before start {start}")
-    keys = [
-        k
-        for k in partitions.get_partition_keys()
-        if start <= dt.date.fromisoformat(k) <= end
-    ]
+    keys = [k for k in partitions.get_partition_keys() if start <= dt.date.fromisoformat(k) <= end]
     if not keys:
         raise RangeError(f"no trading-day partition between {start} and {end}")
     return keys[0], keys[-1]

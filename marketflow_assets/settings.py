@@ -57,7 +57,9 @@ class Settings:
 
         tickers = parse_tickers(env.get("MARKETFLOW_TICKERS", ""))
         if source == "yfinance" and not tickers:
-            raise SettingsError("MARKETFLOW_SOURCE=yfinance needs MARKETFLOW_TICKERS (e.g. AAPL,MSFT)")
+            raise SettingsError(
+                "MARKETFLOW_SOURCE=yfinance needs MARKETFLOW_TICKERS (e.g. AAPL,MSFT)"
+            )
 
         raw_start = env.get("MARKETFLOW_START_DATE")
         try:

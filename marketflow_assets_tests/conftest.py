@@ -1,4 +1,4 @@
-"""Shared fixtures: a temporary store and Dagster instance per test, and settings pointing at them."""
+"""Shared fixtures: a temporary store and Dagster instance per test, and settings for them."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ def settings(tmp_path: Path) -> Settings:
 
 @pytest.fixture
 def instance(tmp_path: Path) -> Iterator[dg.DagsterInstance]:
-    """A real SQLite-backed Dagster instance in a temporary folder, with the `duckdb` pool limited to 1."""
+    """A real SQLite-backed Dagster instance in a temporary folder; pools limited to 1."""
     home = tmp_path / "dagster_home"
     home.mkdir()
     overrides = {"concurrency": {"pools": {"default_limit": 1, "granularity": "op"}}}

@@ -24,7 +24,9 @@ def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 def files_env(env: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     folder = tmp_path / "incoming"
     folder.mkdir()
-    bars_for(["AAA", "BBB"], dt.date(2024, 7, 1), dt.date(2024, 7, 12)).write_csv(folder / "bars.csv")
+    bars_for(["AAA", "BBB"], dt.date(2024, 7, 1), dt.date(2024, 7, 12)).write_csv(
+        folder / "bars.csv"
+    )
     monkeypatch.setenv("MARKETFLOW_SOURCE", "files")
     monkeypatch.setenv("MARKETFLOW_FILES_DIR", str(folder))
     return env
@@ -34,24 +36,34 @@ def test_backfill_then_status(files_env: Path, capsys: pytest.CaptureFixture[str
     assert main(["backfill", "--start", "2024-06-29", "--end", "2024-07-12"]) == 0
     out = capsys.readouterr().out
     assert "sessions 2024-07-01 .. 2024-07-12 (one run)" in out
-    assert "daily_bars" in out and "succeeded" in out
+    assert "daily_bars" in out
+    assert "succeeded" in out
     with duckdb.connect(str(files_env), read_only=True) as conn:
         assert conn.execute("SELECT count(*) FROM bars").fetchone()[0] == 18
 
     assert main(["status"]) == 0
     out = capsys.readouterr().out
-    assert "bars" in out and "18" in out and "2024-07-12" in out
+    assert "bars" in out
+    assert "18" in out
+    assert "2024-07-12" in out
     assert "Last run: daily_pipeline 2024-07-01 .. 2024-07-12 SUCCESS" in out
 
 
 def test_backfill_of_selected_assets(files_env: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["backfill", "--start", "2024-07-01", "--end", "2024-07-03", "--select", "daily_bars"]) == 0
+    assert (
+        main(["backfill", "--start", "2024-07-01", "--end", "2024-07-03", "--select", "daily_bars"])
+        == 0
+    )
     assert "daily_bars" in capsys.readouterr().out
-    assert main(["backfill", "--start", "2024-07-01", "--end", "2024-07-03", "--select", "nope"]) == 2
+    assert (
+        main(["backfill", "--start", "2024-07-01", "--end", "2024-07-03", "--select", "nope"]) == 2
+    )
     assert "['nope'] were selected" in capsys.readouterr().out
 
 
-def test_failed_run_exits_non_zero_with_the_reason(files_env: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_failed_run_exits_non_zero_with_the_reason(
+    files_env: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert main(["backfill", "--start", "2024-08-01", "--end", "2024-08-02"]) == 1
     assert "returned no bars" in capsys.readouterr().out
 
@@ -64,12 +76,16 @@ def test_failed_run_exits_non_zero_with_the_reason(files_env: Path, capsys: pyte
         (["status"], "no store yet"),
     ],
 )
-def test_bad_requests_are_clear_errors(env: Path, capsys: pytest.CaptureFixture[str], argv: list[str], message: str) -> None:
+def test_bad_requests_are_clear_errors(
+    env: Path, capsys: pytest.CaptureFixture[str], argv: list[str], message: str
+) -> None:
     assert main(argv) == 2
     assert message in capsys.readouterr().out
 
 
-def test_demo_ingests_the_whole_sample_in_one_run(env: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_demo_ingests_the_whole_sample_in_one_run(
+    env: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert main(["demo"]) == 0
     out = capsys.readouterr().out
     assert "sessions 2009-08-21 .. 2010-08-20 (one run)" in out

@@ -1,4 +1,4 @@
-"""The code location loads, validates with Dagster's own command, and fails clearly on bad settings."""
+"""The code location loads, passes Dagster's own validation, and fails clearly on bad settings."""
 
 import os
 import subprocess
@@ -26,10 +26,18 @@ def test_defs_hold_the_assets_checks_job_and_schedule() -> None:
 
 
 def test_dagster_definitions_validate_passes(tmp_path: Path) -> None:
-    env = {**os.environ, "DAGSTER_HOME": str(tmp_path), "MARKETFLOW_DUCKDB": str(tmp_path / "s.duckdb")}
+    env = {
+        **os.environ,
+        "DAGSTER_HOME": str(tmp_path),
+        "MARKETFLOW_DUCKDB": str(tmp_path / "s.duckdb"),
+    }
     done = subprocess.run(
         [str(DAGSTER), "definitions", "validate", "-w", "workspace.yaml"],
-        cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=180,
+        cwd=PROJECT_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
     )
     assert done.returncode == 0, done.stdout + done.stderr
     assert "Validation successful" in done.stdout + done.stderr
@@ -39,7 +47,11 @@ def test_bad_settings_fail_the_code_location_with_the_variable_named(tmp_path: P
     env = {**os.environ, "DAGSTER_HOME": str(tmp_path), "MARKETFLOW_SOURCE": "bloomberg"}
     done = subprocess.run(
         [str(DAGSTER), "definitions", "validate", "-m", "marketflow_assets.definitions"],
-        cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=180,
+        cwd=PROJECT_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
     )
     assert done.returncode != 0
     assert "MARKETFLOW_SOURCE='bloomberg' is not a known source" in done.stdout + done.stderr

@@ -1,6 +1,5 @@
 """The date window a (possibly single-run backfill) partitioned run covers."""
 
-
 import datetime as dt
 
 import dagster as dg

@@ -18,8 +18,6 @@ class MarketSource(Protocol):
 
     name: str
 
-    def fetch(
-        self, tickers: Sequence[str] | None, start: dt.date, end: dt.date
-    ) -> pl.DataFrame:
+    def fetch(self, tickers: Sequence[str] | None, start: dt.date, end: dt.date) -> pl.DataFrame:
         """Bars for `tickers` (None: every ticker the source has) with dates in [start, end]."""
         ...

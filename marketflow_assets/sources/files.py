@@ -43,9 +43,7 @@ class FilesSource:
             raise SourceError(f"{self.folder}: no {'/'.join(SUFFIXES)} files in the folder")
         return found
 
-    def fetch(
-        self, tickers: Sequence[str] | None, start: dt.date, end: dt.date
-    ) -> pl.DataFrame:
+    def fetch(self, tickers: Sequence[str] | None, start: dt.date, end: dt.date) -> pl.DataFrame:
         frames = [
             filter_bars(read_bar_file(path), tickers, start, end) for path in self.bar_files()
         ]

@@ -51,12 +51,19 @@ _ALIASES = {
     "dividends": "dividend",
 }
 
-_DATE_FORMATS = ("%Y-%m-%d", "%Y%m%d", "%Y/%m/%d", "%m/%d/%Y", "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S")
+_DATE_FORMATS = (
+    "%Y-%m-%d",
+    "%Y%m%d",
+    "%Y/%m/%d",
+    "%m/%d/%Y",
+    "%Y-%m-%d %H:%M:%S",
+    "%Y-%m-%dT%H:%M:%S",
+)
 _MISSING_TEXT = ("", "na", "n/a", "nan", "null", "none", "-")
 
 
 def canonical_name(column: str) -> str | None:
-    """The normalised name of a column (`Adj Close` -> adj_close), or None if it is not a bar field."""
+    """The normalised name of a column (`Adj Close` -> adj_close); None if not a bar field."""
     return _ALIASES.get(re.sub(r"[^a-z]", "", column.lower()))
 
 
@@ -136,7 +143,10 @@ def _date_column(column: pl.Series, origin: str) -> pl.Series:
         text = column.cast(pl.String).str.strip_chars()
         parsed = pl.select(
             pl.coalesce(
-                [text.str.strptime(pl.Datetime, fmt, strict=False).dt.date() for fmt in _DATE_FORMATS]
+                [
+                    text.str.strptime(pl.Datetime, fmt, strict=False).dt.date()
+                    for fmt in _DATE_FORMATS
+                ]
             )
         ).to_series()
     bad = parsed.is_null()

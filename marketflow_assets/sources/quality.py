@@ -10,8 +10,12 @@ import polars as pl
 
 # Each reason is a code with the condition that puts a row in quarantine.
 RULES: dict[str, pl.Expr] = {
-    "missing_price": pl.any_horizontal(pl.col(c).is_null() for c in ("open", "high", "low", "close")),
-    "non_positive_price": pl.any_horizontal(pl.col(c) <= 0 for c in ("open", "high", "low", "close")),
+    "missing_price": pl.any_horizontal(
+        pl.col(c).is_null() for c in ("open", "high", "low", "close")
+    ),
+    "non_positive_price": pl.any_horizontal(
+        pl.col(c) <= 0 for c in ("open", "high", "low", "close")
+    ),
     "high_below_low": pl.col("high") < pl.col("low"),
     "open_outside_range": ~pl.col("open").is_between(pl.col("low"), pl.col("high")),
     "close_outside_range": ~pl.col("close").is_between(pl.col("low"), pl.col("high")),

@@ -40,7 +40,5 @@ class SampleSource:
 
     name = "sample"
 
-    def fetch(
-        self, tickers: Sequence[str] | None, start: dt.date, end: dt.date
-    ) -> pl.DataFrame:
+    def fetch(self, tickers: Sequence[str] | None, start: dt.date, end: dt.date) -> pl.DataFrame:
         return filter_bars(load_sample(), tickers, start, end)

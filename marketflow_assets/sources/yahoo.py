@@ -71,9 +71,7 @@ class YahooSource:
 
         return yfinance.download
 
-    def fetch(
-        self, tickers: Sequence[str] | None, start: dt.date, end: dt.date
-    ) -> pl.DataFrame:
+    def fetch(self, tickers: Sequence[str] | None, start: dt.date, end: dt.date) -> pl.DataFrame:
         if not tickers:
             raise SourceError("yfinance: a ticker list is needed (MARKETFLOW_TICKERS)")
         today = self._today or dt.date.today()

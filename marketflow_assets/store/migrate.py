@@ -54,16 +54,20 @@ def apply_migrations(conn: duckdb.DuckDBPyConnection) -> list[str]:
         )
         """
     )
-    recorded = {v: (n, c) for v, n, c in conn.execute(
-        "SELECT version, name, checksum FROM schema_migrations"
-    ).fetchall()}
+    recorded = {
+        v: (n, c)
+        for v, n, c in conn.execute(
+            "SELECT version, name, checksum FROM schema_migrations"
+        ).fetchall()
+    }
     applied = []
     for migration in available_migrations():
         if migration.version in recorded:
             name, checksum = recorded[migration.version]
             if checksum != migration.checksum:
                 raise MigrationError(
-                    f"migration {name} was changed after it was applied; add a new migration instead"
+                    f"migration {name} was changed after it was applied; "
+                    "add a new migration instead"
                 )
             continue
         conn.execute("BEGIN TRANSACTION")

@@ -1,4 +1,4 @@
-"""The one writer of partition windows: delete the window, insert the new rows, in one transaction."""
+"""The one partition-window writer: delete the window and insert its rows in one transaction."""
 
 from __future__ import annotations
 

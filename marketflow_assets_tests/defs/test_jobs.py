@@ -38,7 +38,9 @@ def test_each_session_evening_runs_the_session_that_just_closed(
         dt.datetime(2024, 7, 7, 18, 30, tzinfo=NEW_YORK),  # Sunday
     ],
 )
-def test_no_run_on_evenings_without_a_session(instance: dg.DagsterInstance, evening: dt.datetime) -> None:
+def test_no_run_on_evenings_without_a_session(
+    instance: dg.DagsterInstance, evening: dt.datetime
+) -> None:
     assert tick(instance, evening) == []
 
 

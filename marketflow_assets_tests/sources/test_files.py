@@ -52,13 +52,18 @@ def test_dates_outside_the_range_are_not_returned(tmp_path: Path) -> None:
     ("content", "problem"),
     [
         ("date,open,high,close,volume\n2024-01-02,1,1,1,1\n", "missing column"),
-        ("date,open,high,low,close,volume\n2024-01-02,1,1,abc,1,1\n", "text in number column 'low'"),
+        (
+            "date,open,high,low,close,volume\n2024-01-02,1,1,abc,1,1\n",
+            "text in number column 'low'",
+        ),
         ("date,open,high,low,close,volume\n2024-02-30,1,1,1,1,1\n", "unparseable or missing date"),
         ("date,open,high,low,close,volume\n", "empty"),
         ("", "cannot be read"),
     ],
 )
-def test_malformed_file_names_the_file_and_problem(tmp_path: Path, content: str, problem: str) -> None:
+def test_malformed_file_names_the_file_and_problem(
+    tmp_path: Path, content: str, problem: str
+) -> None:
     (tmp_path / "good.csv").write_text("date,open,high,low,close,volume\n2024-01-02,1,1,1,1,1\n")
     (tmp_path / "bad.csv").write_text(content)
     with pytest.raises(SourceError, match=rf"bad\.csv.*{problem}"):
@@ -68,7 +73,7 @@ def test_malformed_file_names_the_file_and_problem(tmp_path: Path, content: str,
 def test_missing_or_empty_folder_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(SourceError, match="does not exist"):
         make_source("files", tmp_path / "nope")
-    with pytest.raises(SourceError, match="no .csv"):
+    with pytest.raises(SourceError, match=r"no \.csv"):
         FilesSource(tmp_path).fetch(None, *JAN)
 
 

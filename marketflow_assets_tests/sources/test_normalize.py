@@ -69,7 +69,9 @@ def test_adj_close_stands_in_only_when_close_is_absent() -> None:
     base = {"date": ["2024-01-02"], "open": [1.0], "high": [2.0], "low": [0.5], "volume": [1]}
     only_adj = normalize_bars(pl.DataFrame({**base, "Adj Close": [1.5]}), "f", ticker="X")
     assert only_adj["close"].to_list() == [1.5]
-    both = normalize_bars(pl.DataFrame({**base, "Close": [1.2], "Adj Close": [1.5]}), "f", ticker="X")
+    both = normalize_bars(
+        pl.DataFrame({**base, "Close": [1.2], "Adj Close": [1.5]}), "f", ticker="X"
+    )
     assert both["close"].to_list() == [1.2]
 
 
@@ -90,16 +92,26 @@ def test_text_in_a_number_column_names_the_line() -> None:
             "volume": ["1", "1"],
         }
     )
-    with pytest.raises(SourceError, match=r"x\.csv: text in number column 'open': \['one'\] at line\(s\) \[3\]"):
+    with pytest.raises(
+        SourceError, match=r"x\.csv: text in number column 'open': \['one'\] at line\(s\) \[3\]"
+    ):
         normalize_bars(raw, "x.csv", ticker="X")
 
 
 def test_unparseable_date_names_the_value_and_line() -> None:
     raw = pl.DataFrame(
-        {"date": ["2024-01-02", "yesterday"], "open": [1.0, 1.0], "high": [1.0, 1.0],
-         "low": [1.0, 1.0], "close": [1.0, 1.0], "volume": [1, 1]}
+        {
+            "date": ["2024-01-02", "yesterday"],
+            "open": [1.0, 1.0],
+            "high": [1.0, 1.0],
+            "low": [1.0, 1.0],
+            "close": [1.0, 1.0],
+            "volume": [1, 1],
+        }
     )
-    with pytest.raises(SourceError, match=r"x\.csv: unparseable or missing date \['yesterday'\] at line\(s\) \[3\]"):
+    with pytest.raises(
+        SourceError, match=r"x\.csv: unparseable or missing date \['yesterday'\] at line\(s\) \[3\]"
+    ):
         normalize_bars(raw, "x.csv", ticker="X")
 
 

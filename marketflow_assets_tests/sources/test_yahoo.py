@@ -15,12 +15,20 @@ DATES = pd.DatetimeIndex(["2024-06-06", "2024-06-07", "2024-06-10", "2024-06-11"
 
 def yahoo_shaped(per_ticker: dict[str, pd.DataFrame]) -> pd.DataFrame:
     """Assemble per-ticker frames exactly as yfinance.download(group_by='column') does."""
-    data = pd.concat(per_ticker.values(), axis=1, sort=True, keys=per_ticker.keys(), names=["Ticker", "Price"])
+    data = pd.concat(
+        per_ticker.values(), axis=1, sort=True, keys=per_ticker.keys(), names=["Ticker", "Price"]
+    )
     data.columns = data.columns.swaplevel(0, 1)
     return data.sort_index(level=0, axis=1)
 
 
-def ticker_frame(close: list[float], volume: list[float], splits: list[float], dividends: list[float], index: pd.DatetimeIndex = DATES) -> pd.DataFrame:
+def ticker_frame(
+    close: list[float],
+    volume: list[float],
+    splits: list[float],
+    dividends: list[float],
+    index: pd.DatetimeIndex = DATES,
+) -> pd.DataFrame:
     close_arr = np.array(close)
     return pd.DataFrame(
         {
@@ -67,14 +75,25 @@ def test_fixture_has_yfinance_shape(frame: pd.DataFrame) -> None:
 def test_wide_frame_becomes_long_bars_without_padding(frame: pd.DataFrame) -> None:
     bars = yahoo_frame_to_bars(frame).sort("ticker", "date")
     assert bars.filter(pl.col("ticker") == "MSFT").height == 3
-    assert bars.filter(pl.col("ticker") == "NVDA")["split_ratio"].to_list() == [None, None, 10.0, None]
+    assert bars.filter(pl.col("ticker") == "NVDA")["split_ratio"].to_list() == [
+        None,
+        None,
+        10.0,
+        None,
+    ]
     assert bars.filter(pl.col("ticker") == "MSFT")["dividend"].to_list() == [0.75, None, None]
 
 
 def test_later_splits_are_undone_so_bars_are_raw(frame: pd.DataFrame) -> None:
-    raw = undo_split_adjustment(yahoo_frame_to_bars(frame)).filter(pl.col("ticker") == "NVDA").sort("date")
+    raw = (
+        undo_split_adjustment(yahoo_frame_to_bars(frame))
+        .filter(pl.col("ticker") == "NVDA")
+        .sort("date")
+    )
     assert raw["close"].to_list() == pytest.approx([1209.98, 1208.88, 121.79, 120.91])
-    assert raw["volume"].to_list() == pytest.approx([41_238_600, 41_238_600, 314_162_700, 222_551_200])
+    assert raw["volume"].to_list() == pytest.approx(
+        [41_238_600, 41_238_600, 314_162_700, 222_551_200]
+    )
     msft = undo_split_adjustment(yahoo_frame_to_bars(frame)).filter(pl.col("ticker") == "MSFT")
     assert msft["close"].to_list() == pytest.approx([424.52, 423.85, 427.87])
 

@@ -15,7 +15,9 @@ def test_migrations_apply_once_and_are_recorded(tmp_path: Path) -> None:
     assert migrate.apply_migrations(conn) == []
     recorded = conn.execute("SELECT version, name FROM schema_migrations").fetchall()
     assert recorded == [(m.version, m.name) for m in migrate.available_migrations()]
-    tables = {r[0] for r in conn.execute("SELECT table_name FROM information_schema.tables").fetchall()}
+    tables = {
+        r[0] for r in conn.execute("SELECT table_name FROM information_schema.tables").fetchall()
+    }
     assert {"bars", "corporate_actions", "quarantine"} <= tables
 
 
@@ -25,10 +27,13 @@ def test_an_edited_migration_is_refused(tmp_path: Path, monkeypatch: pytest.Monk
     original = migrate.available_migrations()
     edited = [migrate.Migration(m.version, m.name, m.sql + "\n-- edit") for m in original]
     monkeypatch.setattr(migrate, "available_migrations", lambda: edited)
-    with pytest.raises(migrate.MigrationError, match="0001_bars.sql was changed"):
+    with pytest.raises(migrate.MigrationError, match=r"0001_bars\.sql was changed"):
         migrate.apply_migrations(conn)
 
 
 def test_read_only_store_must_exist(tmp_path: Path) -> None:
-    with pytest.raises(FileNotFoundError, match="no store yet"), open_store(tmp_path / "none.duckdb", read_only=True):
+    with (
+        pytest.raises(FileNotFoundError, match="no store yet"),
+        open_store(tmp_path / "none.duckdb", read_only=True),
+    ):
         pass

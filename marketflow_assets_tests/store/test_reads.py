@@ -6,7 +6,12 @@ import pytest
 from marketflow_assets.calendar import sessions_between
 from marketflow_assets.sources.quality import sort_bars
 from marketflow_assets.store.connection import open_store
-from marketflow_assets.store.reads import duplicate_keys, quarantine_by_reason, read_bars, summarize_tables
+from marketflow_assets.store.reads import (
+    duplicate_keys,
+    quarantine_by_reason,
+    read_bars,
+    summarize_tables,
+)
 from marketflow_assets.store.windows import replace_windows
 from marketflow_assets_tests.frames import bars_for
 
@@ -16,7 +21,11 @@ START, END = dt.date(2024, 7, 1), dt.date(2024, 7, 12)
 @pytest.fixture
 def store(tmp_path: Path) -> Path:
     bars = bars_for(["AAA", "BBB", "CCC"], START, END)
-    result = sort_bars(bars.with_columns(volume=bars["volume"] * -1).head(2).vstack(bars.slice(2)), sessions_between(START, END), "t")
+    result = sort_bars(
+        bars.with_columns(volume=bars["volume"] * -1).head(2).vstack(bars.slice(2)),
+        sessions_between(START, END),
+        "t",
+    )
     with open_store(tmp_path / "s.duckdb") as conn:
         replace_windows(conn, {"bars": result.bars, "quarantine": result.quarantine}, START, END)
     return tmp_path / "s.duckdb"

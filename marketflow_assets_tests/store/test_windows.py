@@ -21,7 +21,11 @@ def stored(path: Path) -> pl.DataFrame:
 
 def frames_for(bars: pl.DataFrame) -> dict[str, pl.DataFrame]:
     result = sort_bars(bars, sessions_between(START, END), "test")
-    return {"bars": result.bars, "quarantine": result.quarantine, "corporate_actions": result.corporate_actions}
+    return {
+        "bars": result.bars,
+        "quarantine": result.quarantine,
+        "corporate_actions": result.corporate_actions,
+    }
 
 
 def test_writing_a_window_twice_leaves_identical_rows(tmp_path: Path) -> None:
@@ -47,7 +51,8 @@ def test_a_window_replaces_only_its_own_dates(tmp_path: Path) -> None:
     dates = stored(path)["date"].to_list()
     assert dt.date(2024, 7, 10) not in dates
     assert dt.date(2024, 7, 9) in dates
-    assert dt.date(2024, 7, 1) in dates and dt.date(2024, 7, 31) in dates
+    assert dt.date(2024, 7, 1) in dates
+    assert dt.date(2024, 7, 31) in dates
 
 
 def test_a_failure_mid_write_leaves_the_previous_rows(tmp_path: Path) -> None:
@@ -56,9 +61,9 @@ def test_a_failure_mid_write_leaves_the_previous_rows(tmp_path: Path) -> None:
         replace_windows(conn, frames_for(bars_for(["AAA"], START, END)), START, END)
     before = stored(path)
     broken = frames_for(bars_for(["AAA", "BBB"], START, END))
-    # bars go in first, then quarantine fails on a NOT NULL column: the delete and insert must roll back
-    broken["quarantine"] = broken["bars"].head(1).with_columns(
-        pl.lit(None, pl.String).alias("reason")
+    # bars go in first, then quarantine fails on a NOT NULL column: all of it must roll back
+    broken["quarantine"] = (
+        broken["bars"].head(1).with_columns(pl.lit(None, pl.String).alias("reason"))
     )
     with open_store(path) as conn, pytest.raises(Exception, match="NOT NULL"):
         replace_windows(conn, broken, START, END)
@@ -68,7 +73,7 @@ def test_a_failure_mid_write_leaves_the_previous_rows(tmp_path: Path) -> None:
 def test_rows_outside_the_window_and_unknown_tables_are_refused(tmp_path: Path) -> None:
     frames = frames_for(bars_for(["AAA"], START, END))
     with open_store(tmp_path / "s.duckdb") as conn:
-        with pytest.raises(ValueError, match="outside the window 2024-07-01..2024-07-15"):
+        with pytest.raises(ValueError, match=r"outside the window 2024-07-01\.\.2024-07-15"):
             replace_windows(conn, frames, START, dt.date(2024, 7, 15))
         with pytest.raises(ValueError, match="'users' is not a partitioned table"):
             replace_windows(conn, {"users": frames["bars"]}, START, END)

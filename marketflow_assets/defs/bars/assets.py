@@ -1,5 +1,4 @@
-"""`daily_bars`: fetch a window of sessions, quarantine bad rows, replace the window in the store."""
-
+"""`daily_bars`: fetch a window of sessions, quarantine bad rows, replace the stored window."""
 
 import datetime as dt
 
@@ -28,13 +27,17 @@ def daily_bars(
     sessions = sessions_between(start, end)
     open_sessions = unclosed_sessions(sessions, dt.datetime.now(dt.UTC))
     if open_sessions:
-        raise dg.Failure(f"session(s) {open_sessions} have not closed yet; run them after the close")
+        raise dg.Failure(
+            f"session(s) {open_sessions} have not closed yet; run them after the close"
+        )
 
     source = market_data.get_source()
     context.log.info(f"fetching {len(sessions)} sessions {start}..{end} from {source.name}")
     fetched = source.fetch(market_data.tickers, start, end)
     if fetched.height == 0:
-        raise dg.Failure(f"source {source.name!r} returned no bars for {start}..{end}; nothing written")
+        raise dg.Failure(
+            f"source {source.name!r} returned no bars for {start}..{end}; nothing written"
+        )
     result = sort_bars(fetched, sessions, source.name)
     with store.get_connection() as conn:
         replace_windows(

@@ -1,6 +1,5 @@
 """Checks on the stored bars of a window: sanity (blocking) and unique keys."""
 
-
 import dagster as dg
 
 from marketflow_assets.defs.bars.assets import daily_bars
@@ -12,10 +11,8 @@ from marketflow_assets.store.reads import duplicate_keys, read_bars
 
 
 @dg.asset_check(asset=daily_bars, blocking=True, partitions_def=trading_days, pool="duckdb")
-def bar_sanity(
-    context: dg.AssetCheckExecutionContext, store: StoreResource
-) -> dg.AssetCheckResult:
-    """Every stored bar of the window has positive prices, open and close in [low, high], volume >= 0."""
+def bar_sanity(context: dg.AssetCheckExecutionContext, store: StoreResource) -> dg.AssetCheckResult:
+    """Every stored bar of the window has positive prices, open/close in range, volume >= 0."""
     start, end = partition_dates(context)
     with store.get_connection() as conn:
         bars = read_bars(conn, start, end)

@@ -38,7 +38,9 @@ def files_settings(tmp_path: Path) -> Settings:
     )
 
 
-def materialize_range(settings: Settings, instance: dg.DagsterInstance, start: str, end: str) -> dg.ExecuteInProcessResult:
+def materialize_range(
+    settings: Settings, instance: dg.DagsterInstance, start: str, end: str
+) -> dg.ExecuteInProcessResult:
     return dg.materialize(
         [daily_bars, bar_sanity, bars_unique_keys],
         resources=resources_from_settings(settings),
@@ -52,7 +54,9 @@ def table(settings: Settings, name: str) -> pl.DataFrame:
         return conn.sql(f"SELECT * FROM {name} ORDER BY ALL").pl()
 
 
-def test_a_range_run_stores_good_bars_and_quarantines_bad_ones(files_settings: Settings, instance: dg.DagsterInstance) -> None:
+def test_a_range_run_stores_good_bars_and_quarantines_bad_ones(
+    files_settings: Settings, instance: dg.DagsterInstance
+) -> None:
     result = materialize_range(files_settings, instance, "2024-07-01", "2024-07-12")
     assert result.success
     bars = table(files_settings, "bars")
@@ -66,8 +70,15 @@ def test_a_range_run_stores_good_bars_and_quarantines_bad_ones(files_settings: S
 
     materializations = result.asset_materializations_for_node("daily_bars")
     assert {m.partition for m in materializations} == {
-        "2024-07-01", "2024-07-02", "2024-07-03", "2024-07-05", "2024-07-08",
-        "2024-07-09", "2024-07-10", "2024-07-11", "2024-07-12",
+        "2024-07-01",
+        "2024-07-02",
+        "2024-07-03",
+        "2024-07-05",
+        "2024-07-08",
+        "2024-07-09",
+        "2024-07-10",
+        "2024-07-11",
+        "2024-07-12",
     }
     metadata = materializations[0].metadata
     assert metadata["rows"].value == 17
@@ -77,24 +88,37 @@ def test_a_range_run_stores_good_bars_and_quarantines_bad_ones(files_settings: S
     assert checks == {"bar_sanity": True, "bars_unique_keys": True}
 
 
-def test_materialising_the_same_window_twice_gives_identical_rows(files_settings: Settings, instance: dg.DagsterInstance) -> None:
+def test_materialising_the_same_window_twice_gives_identical_rows(
+    files_settings: Settings, instance: dg.DagsterInstance
+) -> None:
     assert materialize_range(files_settings, instance, "2024-07-01", "2024-07-12").success
-    first = {name: table(files_settings, name) for name in ("bars", "quarantine", "corporate_actions")}
+    first = {
+        name: table(files_settings, name) for name in ("bars", "quarantine", "corporate_actions")
+    }
     assert materialize_range(files_settings, instance, "2024-07-01", "2024-07-12").success
-    second = {name: table(files_settings, name) for name in ("bars", "quarantine", "corporate_actions")}
+    second = {
+        name: table(files_settings, name) for name in ("bars", "quarantine", "corporate_actions")
+    }
     for name, frame in first.items():
         assert second[name].equals(frame), name
 
 
-def test_a_single_partition_run_replaces_only_that_session(files_settings: Settings, instance: dg.DagsterInstance) -> None:
+def test_a_single_partition_run_replaces_only_that_session(
+    files_settings: Settings, instance: dg.DagsterInstance
+) -> None:
     result = dg.materialize(
-        [daily_bars], resources=resources_from_settings(files_settings), instance=instance, partition_key="2024-07-10"
+        [daily_bars],
+        resources=resources_from_settings(files_settings),
+        instance=instance,
+        partition_key="2024-07-10",
     )
     assert result.success
     assert table(files_settings, "bars")["date"].unique().to_list() == [dt.date(2024, 7, 10)]
 
 
-def test_a_window_with_no_bars_fails_clearly_and_writes_nothing(files_settings: Settings, instance: dg.DagsterInstance) -> None:
+def test_a_window_with_no_bars_fails_clearly_and_writes_nothing(
+    files_settings: Settings, instance: dg.DagsterInstance
+) -> None:
     result = dg.materialize(
         [daily_bars],
         resources=resources_from_settings(files_settings),
@@ -108,7 +132,9 @@ def test_a_window_with_no_bars_fails_clearly_and_writes_nothing(files_settings: 
     assert not files_settings.duckdb_path.exists() or table(files_settings, "bars").height == 0
 
 
-def test_sample_source_fills_a_week_of_real_bars(settings: Settings, instance: dg.DagsterInstance) -> None:
+def test_sample_source_fills_a_week_of_real_bars(
+    settings: Settings, instance: dg.DagsterInstance
+) -> None:
     result = materialize_range(settings, instance, "2010-01-04", "2010-01-08")
     assert result.success
     bars = table(settings, "bars")
