@@ -25,33 +25,32 @@ def test_defs_hold_the_assets_checks_job_and_schedule() -> None:
     assert assets.op.pool == "duckdb"
 
 
-def test_dagster_definitions_validate_passes(tmp_path: Path) -> None:
-    env = {
-        **os.environ,
-        "DAGSTER_HOME": str(tmp_path),
-        "MARKETFLOW_DUCKDB": str(tmp_path / "s.duckdb"),
-    }
-    done = subprocess.run(
-        [str(DAGSTER), "definitions", "validate", "-w", "workspace.yaml"],
+def validate(tmp_path: Path, target: list[str], **env: str) -> subprocess.CompletedProcess[str]:
+    """`dagster definitions validate` on `target` with a temporary home and store."""
+    return subprocess.run(
+        [str(DAGSTER), "definitions", "validate", *target],
         cwd=PROJECT_ROOT,
-        env=env,
+        env={
+            **os.environ,
+            "DAGSTER_HOME": str(tmp_path),
+            "MARKETFLOW_DUCKDB": str(tmp_path / "s.duckdb"),
+            **env,
+        },
         capture_output=True,
         text=True,
         timeout=180,
     )
+
+
+def test_dagster_definitions_validate_passes(tmp_path: Path) -> None:
+    done = validate(tmp_path, ["-w", "workspace.yaml"])
     assert done.returncode == 0, done.stdout + done.stderr
     assert "Validation successful" in done.stdout + done.stderr
 
 
 def test_bad_settings_fail_the_code_location_with_the_variable_named(tmp_path: Path) -> None:
-    env = {**os.environ, "DAGSTER_HOME": str(tmp_path), "MARKETFLOW_SOURCE": "bloomberg"}
-    done = subprocess.run(
-        [str(DAGSTER), "definitions", "validate", "-m", "marketflow_assets.definitions"],
-        cwd=PROJECT_ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=180,
+    done = validate(
+        tmp_path, ["-m", "marketflow_assets.definitions"], MARKETFLOW_SOURCE="bloomberg"
     )
     assert done.returncode != 0
     assert "MARKETFLOW_SOURCE='bloomberg' is not a known source" in done.stdout + done.stderr

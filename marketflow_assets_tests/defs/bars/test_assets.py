@@ -49,6 +49,18 @@ def materialize_range(
     )
 
 
+def materialize_session(
+    settings: Settings, instance: dg.DagsterInstance, session: str
+) -> dg.ExecuteInProcessResult:
+    return dg.materialize(
+        [daily_bars],
+        resources=resources_from_settings(settings),
+        instance=instance,
+        partition_key=session,
+        raise_on_error=False,
+    )
+
+
 def table(settings: Settings, name: str) -> pl.DataFrame:
     with duckdb.connect(str(settings.duckdb_path), read_only=True) as conn:
         return conn.sql(f"SELECT * FROM {name} ORDER BY ALL").pl()
@@ -106,26 +118,14 @@ def test_materialising_the_same_window_twice_gives_identical_rows(
 def test_a_single_partition_run_replaces_only_that_session(
     files_settings: Settings, instance: dg.DagsterInstance
 ) -> None:
-    result = dg.materialize(
-        [daily_bars],
-        resources=resources_from_settings(files_settings),
-        instance=instance,
-        partition_key="2024-07-10",
-    )
-    assert result.success
+    assert materialize_session(files_settings, instance, "2024-07-10").success
     assert table(files_settings, "bars")["date"].unique().to_list() == [dt.date(2024, 7, 10)]
 
 
 def test_a_window_with_no_bars_fails_clearly_and_writes_nothing(
     files_settings: Settings, instance: dg.DagsterInstance
 ) -> None:
-    result = dg.materialize(
-        [daily_bars],
-        resources=resources_from_settings(files_settings),
-        instance=instance,
-        partition_key="2024-08-01",
-        raise_on_error=False,
-    )
+    result = materialize_session(files_settings, instance, "2024-08-01")
     assert not result.success
     failure = next(e for e in result.all_events if e.event_type_value == "STEP_FAILURE")
     assert "returned no bars for 2024-08-01..2024-08-01" in failure.step_failure_data.error.message
