@@ -9,8 +9,7 @@ from pathlib import Path
 import polars as pl
 
 from marketflow_assets.sources.base import SourceError
-from marketflow_assets.sources.normalize import empty_bars, normalize_bars
-from marketflow_assets.sources.sample import filter_bars
+from marketflow_assets.sources.normalize import empty_bars, filter_bars, normalize_bars
 
 SUFFIXES = (".csv", ".parquet", ".pq")
 

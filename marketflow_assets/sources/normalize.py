@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import re
+from collections.abc import Sequence
 
 import polars as pl
 
@@ -98,6 +100,16 @@ def normalize_bars(frame: pl.DataFrame, origin: str, ticker: str | None = None) 
         ),
     ]
     return pl.DataFrame(columns).cast(dict(BARS_SCHEMA))
+
+
+def filter_bars(
+    bars: pl.DataFrame, tickers: Sequence[str] | None, start: dt.date, end: dt.date
+) -> pl.DataFrame:
+    """Rows of `bars` for `tickers` (None: all) with dates in [start, end]."""
+    keep = pl.col("date").is_between(start, end)
+    if tickers is not None:
+        keep &= pl.col("ticker").is_in(list(tickers))
+    return bars.filter(keep)
 
 
 def empty_bars() -> pl.DataFrame:

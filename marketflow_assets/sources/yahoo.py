@@ -10,8 +10,7 @@ import pandas as pd
 import polars as pl
 
 from marketflow_assets.sources.base import SourceError
-from marketflow_assets.sources.normalize import empty_bars, normalize_bars
-from marketflow_assets.sources.sample import filter_bars
+from marketflow_assets.sources.normalize import empty_bars, filter_bars, normalize_bars
 
 Downloader = Callable[..., pd.DataFrame]
 
