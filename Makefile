@@ -15,7 +15,8 @@ $(INSTALLED): pyproject.toml
 
 setup: $(INSTALLED)
 
-$(DAGSTER_HOME)/dagster.yaml: dagster.yaml
+# Copied once: an existing instance config in DAGSTER_HOME is never overwritten.
+$(DAGSTER_HOME)/dagster.yaml:
 	mkdir -p $(DAGSTER_HOME)
 	cp dagster.yaml $(DAGSTER_HOME)/dagster.yaml
 

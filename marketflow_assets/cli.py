@@ -17,6 +17,7 @@ from marketflow_assets.runner import (
     RANGE_START_TAG,
     RangeError,
     StepUpdate,
+    failure_reasons,
     project_instance,
     run_pipeline,
     session_range,
@@ -68,12 +69,8 @@ def _run(settings: Settings, start: dt.date, end: dt.date, select: Sequence[str]
             defs, start_key, end_key, instance, select, on_step=StepProgress(progress)
         )
     if not result.success:
-        for event in result.all_events:
-            if event.event_type_value == "STEP_FAILURE" and event.step_failure_data:
-                console.print(
-                    f"[red]{event.step_key} failed:[/] "
-                    f"{event.step_failure_data.error.message.strip()}"
-                )
+        for reason in failure_reasons(result):
+            console.print(f"[red]failed[/] {reason}")
         console.print(f"Run {result.run_id} failed; its logs are in the Dagster UI (`make ui`).")
         return False
     console.print(f"Run {result.run_id} succeeded.")

@@ -15,6 +15,7 @@ from pathlib import Path
 import dagster as dg
 from dagster._core.events import DagsterEventType
 
+from marketflow_assets.calendar import unclosed_sessions
 from marketflow_assets.settings import PROJECT_ROOT
 
 RANGE_START_TAG = "dagster/asset_partition_range_start"
@@ -59,9 +60,17 @@ def session_range(
     if end < start:
         raise RangeError(f"end {end} is before start {start}")
     keys = [k for k in partitions.get_partition_keys() if start <= dt.date.fromisoformat(k) <= end]
+    # Today's session is a partition before its close (for the evening schedule); skip it.
+    now = dt.datetime.now(dt.UTC)
+    unclosed = {d.isoformat() for d in unclosed_sessions(_dates(keys[-3:]), now)}
+    keys = [k for k in keys if k not in unclosed]
     if not keys:
-        raise RangeError(f"no trading-day partition between {start} and {end}")
+        raise RangeError(f"no closed trading session between {start} and {end}")
     return keys[0], keys[-1]
+
+
+def _dates(keys: Sequence[str]) -> list[dt.date]:
+    return [dt.date.fromisoformat(k) for k in keys]
 
 
 def run_pipeline(
@@ -114,3 +123,17 @@ def run_pipeline(
     if "error" in outcome:
         raise outcome["error"]  # type: ignore[misc]
     return outcome["result"]  # type: ignore[return-value]
+
+
+def failure_reasons(result: dg.ExecuteInProcessResult) -> list[str]:
+    """`step: message` per failed step, giving the root error rather than Dagster's wrapper."""
+    reasons = []
+    for event in result.all_events:
+        if event.event_type_value != "STEP_FAILURE" or not event.step_failure_data:
+            continue
+        error = event.step_failure_data.error
+        while error is not None and error.cause is not None:
+            error = error.cause
+        message = error.message.strip() if error is not None else "unknown error"
+        reasons.append(f"{event.step_key}: {message}")
+    return reasons

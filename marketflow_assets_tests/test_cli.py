@@ -62,16 +62,17 @@ def test_backfill_of_selected_assets(files_env: Path, capsys: pytest.CaptureFixt
 
 
 def test_failed_run_exits_non_zero_with_the_reason(
-    files_env: Path, capsys: pytest.CaptureFixture[str]
+    files_env: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert main(["backfill", "--start", "2024-08-01", "--end", "2024-08-02"]) == 1
-    assert "returned no bars" in capsys.readouterr().out
+    (tmp_path / "incoming" / "broken.csv").write_text("date,open\n2024-07-10,1\n")
+    assert main(["backfill", "--start", "2024-07-01", "--end", "2024-07-12"]) == 1
+    assert "broken.csv: missing column(s)" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
-        (["backfill", "--start", "2024-07-06", "--end", "2024-07-07"], "no trading-day partition"),
+        (["backfill", "--start", "2024-07-06", "--end", "2024-07-07"], "no closed trading session"),
         (["backfill", "--start", "2024-07-12", "--end", "2024-07-01"], "is before start"),
         (["status"], "no store yet"),
     ],

@@ -2,8 +2,10 @@ import datetime as dt
 
 import pytest
 
-from marketflow_assets.calendar import sessions_between
+from marketflow_assets.calendar import sessions_between, unclosed_sessions
 from marketflow_assets.partitions import trading_day_partitions, trading_days
+from marketflow_assets.runner import session_range
+from marketflow_assets.settings import SettingsError
 
 
 @pytest.fixture(scope="module")
@@ -36,3 +38,15 @@ def test_partition_offsets_count_sessions() -> None:
     )
     assert before is not None
     assert before.start.date() == dt.date(2024, 7, 3)
+
+
+def test_a_start_date_outside_the_calendar_names_the_setting() -> None:
+    with pytest.raises(SettingsError, match="MARKETFLOW_START_DATE=1800-01-01"):
+        trading_day_partitions(dt.date(1800, 1, 1))
+
+
+def test_a_range_ending_today_stops_at_the_last_closed_session() -> None:
+    today = dt.datetime.now(dt.UTC)
+    first, last = session_range(trading_days, today.date() - dt.timedelta(days=14), today.date())
+    assert first < last
+    assert unclosed_sessions([dt.date.fromisoformat(last)], today) == []

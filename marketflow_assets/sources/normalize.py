@@ -82,7 +82,7 @@ def normalize_bars(frame: pl.DataFrame, origin: str, ticker: str | None = None) 
     if "ticker" not in frame.columns and ticker is not None:
         frame = frame.with_columns(pl.lit(ticker).alias("ticker"))
     if "close" not in frame.columns and "adj_close" in frame.columns:
-        frame = frame.rename({"adj_close": "close"})
+        raise SourceError(f"{origin}: has Adj Close but no Close; bars are stored raw (unadjusted)")
     missing = [c for c in REQUIRED_COLUMNS if c not in frame.columns]
     if missing:
         raise SourceError(

@@ -9,18 +9,17 @@ from dataclasses import dataclass
 import polars as pl
 
 # Each reason is a code with the condition that puts a row in quarantine.
+PRICES = ("open", "high", "low", "close")
 RULES: dict[str, pl.Expr] = {
-    "missing_price": pl.any_horizontal(
-        pl.col(c).is_null() for c in ("open", "high", "low", "close")
-    ),
-    "non_positive_price": pl.any_horizontal(
-        pl.col(c) <= 0 for c in ("open", "high", "low", "close")
-    ),
+    "missing_price": pl.any_horizontal(pl.col(c).is_null() | pl.col(c).is_nan() for c in PRICES),
+    "infinite_price": pl.any_horizontal(pl.col(c).is_infinite() for c in PRICES),
+    "non_positive_price": pl.any_horizontal(pl.col(c) <= 0 for c in PRICES),
     "high_below_low": pl.col("high") < pl.col("low"),
     "open_outside_range": ~pl.col("open").is_between(pl.col("low"), pl.col("high")),
     "close_outside_range": ~pl.col("close").is_between(pl.col("low"), pl.col("high")),
     "missing_volume": pl.col("volume").is_null() | pl.col("volume").is_nan(),
     "negative_volume": pl.col("volume") < 0,
+    "infinite_volume": pl.col("volume").is_infinite(),
 }
 NOT_A_SESSION = "not_a_session"
 DUPLICATE_KEY = "duplicate_key"
@@ -108,11 +107,15 @@ def _reasons(conditions: dict[str, pl.Expr]) -> pl.Expr:
     ).str.strip_chars_end(", ")
 
 
-def ingest_summary(result: SortedBars, sessions: Sequence[dt.date]) -> dict[str, object]:
+def ingest_summary(
+    result: SortedBars, sessions: Sequence[dt.date], tickers: Sequence[str] | None = None
+) -> dict[str, object]:
     """Counts that describe one ingested window, for run metadata and the command line."""
     seen = set(result.bars["date"].unique().to_list())
     empty = [d.isoformat() for d in sessions if d not in seen]
+    found = set(result.bars["ticker"].to_list()) | set(result.quarantine["ticker"].to_list())
     return {
+        "tickers_without_bars": sorted(set(tickers or ()) - found),
         "rows": result.bars.height,
         "tickers": result.bars["ticker"].n_unique(),
         "sessions": len(sessions),

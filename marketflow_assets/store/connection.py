@@ -26,6 +26,8 @@ def open_store(path: Path | str, read_only: bool = False) -> Iterator[duckdb.Duc
     try:
         conn = duckdb.connect(str(path), read_only=read_only)
     except duckdb.IOException as exc:
+        if "lock" not in str(exc).lower():
+            raise
         raise StoreBusyError(
             f"{path} is in use by another process (DuckDB allows one writer); try again when the "
             f"running job has finished"

@@ -41,7 +41,7 @@ def replace_windows(
     for table, frame in frames.items():
         conn.register(views[table], frame.to_arrow())
     try:
-        conn.execute("BEGIN TRANSACTION")
+        conn.execute("BEGIN TRANSACTION")  # outside the inner try: never roll back a caller's work
         try:
             for table in frames:
                 date_col = WINDOW_TABLES[table]

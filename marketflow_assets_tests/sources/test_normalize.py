@@ -65,10 +65,10 @@ def test_integer_yyyymmdd_dates_parse() -> None:
     assert normalize_bars(raw, "f", ticker="X")["date"].to_list() == [dt.date(2009, 11, 12)]
 
 
-def test_adj_close_stands_in_only_when_close_is_absent() -> None:
+def test_adj_close_is_never_taken_for_the_raw_close() -> None:
     base = {"date": ["2024-01-02"], "open": [1.0], "high": [2.0], "low": [0.5], "volume": [1]}
-    only_adj = normalize_bars(pl.DataFrame({**base, "Adj Close": [1.5]}), "f", ticker="X")
-    assert only_adj["close"].to_list() == [1.5]
+    with pytest.raises(SourceError, match="has Adj Close but no Close"):
+        normalize_bars(pl.DataFrame({**base, "Adj Close": [1.5]}), "f", ticker="X")
     both = normalize_bars(
         pl.DataFrame({**base, "Close": [1.2], "Adj Close": [1.5]}), "f", ticker="X"
     )

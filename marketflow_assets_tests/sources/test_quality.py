@@ -27,6 +27,17 @@ def with_change(bars: pl.DataFrame, **values: object) -> pl.DataFrame:
         ({"open": 50.0}, "open_outside_range"),
         ({"low": 0.0, "open": 0.5, "close": 0.5}, "non_positive_price"),
         ({"close": None}, "missing_price"),
+        (
+            {
+                "open": float("nan"),
+                "high": float("nan"),
+                "low": float("nan"),
+                "close": float("nan"),
+            },
+            "missing_price",
+        ),
+        ({"high": float("inf")}, "infinite_price"),
+        ({"volume": float("inf")}, "infinite_volume"),
         ({"volume": -5.0}, "negative_volume"),
         ({"volume": None}, "missing_volume"),
         ({"date": dt.date(2024, 7, 4)}, "not_a_session"),
@@ -84,7 +95,8 @@ def test_clean_bars_pass_untouched_and_the_summary_counts_them() -> None:
     result = sort_bars(bars, SESSIONS, "t")
     assert result.quarantine.height == 0
     assert rule_violations(result.bars).height == 0
-    summary = ingest_summary(result, SESSIONS)
+    summary = ingest_summary(result, SESSIONS, tickers=["AAA", "BBB", "APPL"])
+    assert summary["tickers_without_bars"] == ["APPL"]
     assert summary["rows"] == bars.height
     assert summary["tickers"] == 2
     assert summary["sessions_without_bars"] == ["2024-07-11", "2024-07-12"]

@@ -37,3 +37,10 @@ def test_read_only_store_must_exist(tmp_path: Path) -> None:
         open_store(tmp_path / "none.duckdb", read_only=True),
     ):
         pass
+
+
+def test_a_file_that_is_not_a_store_says_so(tmp_path: Path) -> None:
+    path = tmp_path / "notes.duckdb"
+    path.write_text("not a database")
+    with pytest.raises(duckdb.IOException, match="not a valid DuckDB database"), open_store(path):
+        pass

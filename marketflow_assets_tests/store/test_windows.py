@@ -1,6 +1,7 @@
 import datetime as dt
 from pathlib import Path
 
+import duckdb
 import polars as pl
 import pytest
 
@@ -77,3 +78,13 @@ def test_rows_outside_the_window_and_unknown_tables_are_refused(tmp_path: Path) 
             replace_windows(conn, frames, START, dt.date(2024, 7, 15))
         with pytest.raises(ValueError, match="'users' is not a partitioned table"):
             replace_windows(conn, {"users": frames["bars"]}, START, END)
+
+
+def test_a_window_write_refuses_to_nest_in_a_callers_transaction(tmp_path: Path) -> None:
+    with open_store(tmp_path / "s.duckdb") as conn:
+        conn.execute("BEGIN TRANSACTION")
+        with pytest.raises(duckdb.TransactionException):
+            replace_windows(conn, frames_for(bars_for(["AAA"], START, END)), START, END)
+        conn.execute("ROLLBACK")
+        replace_windows(conn, frames_for(bars_for(["AAA"], START, END)), START, END)
+    assert stored(tmp_path / "s.duckdb").height == 22  # July 2024 sessions

@@ -34,10 +34,6 @@ def daily_bars(
     source = market_data.get_source()
     context.log.info(f"fetching {len(sessions)} sessions {start}..{end} from {source.name}")
     fetched = source.fetch(market_data.tickers, start, end)
-    if fetched.height == 0:
-        raise dg.Failure(
-            f"source {source.name!r} returned no bars for {start}..{end}; nothing written"
-        )
     result = sort_bars(fetched, sessions, source.name)
     with store.get_connection() as conn:
         replace_windows(
@@ -50,8 +46,11 @@ def daily_bars(
             start,
             end,
         )
-    summary = ingest_summary(result, sessions)
+    summary = ingest_summary(result, sessions, market_data.tickers)
     context.log.info(f"stored {summary['rows']} bars, quarantined {summary['quarantined']} rows")
+    for problem in ("sessions_without_bars", "tickers_without_bars"):
+        if summary[problem]:
+            context.log.warning(f"{problem.replace('_', ' ')}: {summary[problem]}")
     return dg.MaterializeResult(
         metadata={
             **summary,

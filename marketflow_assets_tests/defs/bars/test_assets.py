@@ -11,7 +11,7 @@ import pytest
 from marketflow_assets.defs.bars.assets import daily_bars
 from marketflow_assets.defs.bars.checks import bar_sanity, bars_unique_keys
 from marketflow_assets.defs.resources import resources_from_settings
-from marketflow_assets.runner import RANGE_END_TAG, RANGE_START_TAG
+from marketflow_assets.runner import RANGE_END_TAG, RANGE_START_TAG, failure_reasons
 from marketflow_assets.settings import Settings
 from marketflow_assets_tests.frames import bars_for
 
@@ -122,14 +122,28 @@ def test_a_single_partition_run_replaces_only_that_session(
     assert table(files_settings, "bars")["date"].unique().to_list() == [dt.date(2024, 7, 10)]
 
 
-def test_a_window_with_no_bars_fails_clearly_and_writes_nothing(
+def test_a_session_without_bars_is_materialised_empty_and_reported(
     files_settings: Settings, instance: dg.DagsterInstance
 ) -> None:
+    # The sample lacks whole sessions too; such a partition must still count as materialised.
     result = materialize_session(files_settings, instance, "2024-08-01")
+    assert result.success
+    metadata = result.asset_materializations_for_node("daily_bars")[0].metadata
+    assert metadata["rows"].value == 0
+    assert metadata["sessions_without_bars"].value == ["2024-08-01"]
+    assert table(files_settings, "bars").height == 0
+
+
+def test_a_malformed_file_fails_the_run_naming_it(
+    files_settings: Settings, instance: dg.DagsterInstance
+) -> None:
+    assert files_settings.files_dir is not None
+    (files_settings.files_dir / "broken.csv").write_text("date,open\n2024-07-10,1\n")
+    result = materialize_session(files_settings, instance, "2024-07-10")
     assert not result.success
-    failure = next(e for e in result.all_events if e.event_type_value == "STEP_FAILURE")
-    assert "returned no bars for 2024-08-01..2024-08-01" in failure.step_failure_data.error.message
-    assert not files_settings.duckdb_path.exists() or table(files_settings, "bars").height == 0
+    [reason] = failure_reasons(result)
+    assert reason.startswith("daily_bars: ")
+    assert "broken.csv: missing column(s) high, low, close, volume" in reason
 
 
 def test_sample_source_fills_a_week_of_real_bars(
