@@ -1,0 +1,145 @@
+"""The versioned VPA thresholds of `rules.yaml`: loaded, checked and hashed once."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+import yaml
+
+DEFAULT_RULES_PATH = Path(__file__).with_name("rules.yaml")
+
+PATTERN_IDS = (
+    "no_demand",
+    "no_supply",
+    "stopping_volume",
+    "selling_climax",
+    "buying_climax",
+    "upthrust",
+    "spring",
+    "test",
+    "effort_without_result",
+    "result_without_effort",
+    "hammer",
+    "shooting_star",
+)
+DIRECTIONS = ("bullish", "bearish", "against_bar")
+VOLUME_SENSES = {"high": 1.0, "low": -1.0}
+
+
+class RulesError(ValueError):
+    """rules.yaml is missing a field or holds a value that cannot be used."""
+
+
+@dataclass(frozen=True)
+class PatternRule:
+    """One pattern: its id, version, direction, rationale and parameters."""
+
+    rule_id: str
+    version: int
+    direction: str
+    rationale: str
+    confidence_base: float
+    volume_weight: float
+    volume_sense: float
+    confirm_bars: int
+    params: MappingProxyType[str, float]
+
+    def __getitem__(self, name: str) -> float:
+        try:
+            return self.params[name]
+        except KeyError:
+            raise RulesError(f"pattern {self.rule_id!r} has no parameter {name!r}") from None
+
+
+@dataclass(frozen=True)
+class Rules:
+    """The whole rule set: feature windows, pattern definitions and signal thresholds."""
+
+    version: str
+    hash: str
+    features: MappingProxyType[str, Any]
+    patterns: MappingProxyType[str, PatternRule]
+    signals: MappingProxyType[str, Any]
+    path: Path
+
+    @property
+    def max_confirm_bars(self) -> int:
+        """The longest follow-through any pattern waits for."""
+        return max(rule.confirm_bars for rule in self.patterns.values())
+
+
+def load_rules(path: Path | str | None = None) -> Rules:
+    """Read, check and hash a rules file (the packaged `rules.yaml` by default).
+
+    The hash covers the parsed content, so comments and layout do not change it but every
+    threshold, definition and rationale does.
+    """
+    path = Path(path) if path is not None else DEFAULT_RULES_PATH
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except (OSError, yaml.YAMLError) as exc:
+        raise RulesError(f"{path}: cannot read rules: {exc}") from exc
+    if not isinstance(raw, dict):
+        raise RulesError(f"{path}: expected a mapping at the top level")
+    for section in ("version", "features", "patterns", "signals"):
+        if section not in raw:
+            raise RulesError(f"{path}: missing section {section!r}")
+    digest = hashlib.sha256(json.dumps(raw, sort_keys=True).encode()).hexdigest()
+    patterns = _patterns(raw["patterns"], path)
+    weights = raw["signals"].get("weights", {})
+    missing_weights = [rule_id for rule_id in PATTERN_IDS if rule_id not in weights]
+    if missing_weights:
+        raise RulesError(f"{path}: signals.weights has no weight for {', '.join(missing_weights)}")
+    return Rules(
+        version=str(raw["version"]),
+        hash=digest,
+        features=MappingProxyType(raw["features"]),
+        patterns=MappingProxyType(patterns),
+        signals=MappingProxyType(raw["signals"]),
+        path=path,
+    )
+
+
+def _patterns(raw: dict[str, Any], path: Path) -> dict[str, PatternRule]:
+    unknown = sorted(set(raw) - set(PATTERN_IDS))
+    missing = [rule_id for rule_id in PATTERN_IDS if rule_id not in raw]
+    if unknown or missing:
+        raise RulesError(
+            f"{path}: patterns must be exactly {', '.join(PATTERN_IDS)}"
+            + (f"; unknown: {', '.join(unknown)}" if unknown else "")
+            + (f"; missing: {', '.join(missing)}" if missing else "")
+        )
+    rules = {}
+    for rule_id in PATTERN_IDS:
+        spec = dict(raw[rule_id])
+        where = f"{path}: patterns.{rule_id}"
+        try:
+            confidence = spec.pop("confidence")
+            direction = spec.pop("direction")
+            sense = confidence["volume_sense"]
+            rule = PatternRule(
+                rule_id=rule_id,
+                version=int(spec.pop("version")),
+                direction=direction,
+                rationale=str(spec.pop("rationale")).strip(),
+                confidence_base=float(confidence["base"]),
+                volume_weight=float(confidence["volume_weight"]),
+                volume_sense=VOLUME_SENSES[sense],
+                confirm_bars=int(spec.pop("confirm_bars")),
+                params=MappingProxyType({k: float(v) for k, v in spec.items()}),
+            )
+        except KeyError as exc:
+            raise RulesError(f"{where}: missing or unknown {exc.args[0]!r}") from None
+        except (TypeError, ValueError) as exc:
+            raise RulesError(f"{where}: {exc}") from None
+        if direction not in DIRECTIONS:
+            raise RulesError(f"{where}: direction {direction!r} not in {', '.join(DIRECTIONS)}")
+        if not rule.rationale:
+            raise RulesError(f"{where}: a rule needs a line of rationale")
+        rules[rule_id] = rule
+    return rules

@@ -1,0 +1,95 @@
+"""The weekly view of each day, built from daily bars up to that day only.
+
+The week containing D is partial at D (its high, low and volume so far), which is what a weekly
+chart showed that evening; earlier weeks are complete.
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+from marketflow_assets.vpa.frame import START, C, H, L, N, O, V, lag
+
+WEEKLY_PRICE_COLUMNS = ("week_open", "week_high", "week_low", "weekly_sma")
+MAX_WEEK_BARS = 5
+
+
+def weekly_columns(frame: pl.DataFrame, spec: dict) -> list[pl.Series]:
+    """Partial-week bar, week-over-week change, and trend and volume against earlier weeks."""
+    weeks = spec["weekly"]["weeks"]
+    week = (pl.col("date").cast(pl.Int32) + 3) // 7  # Monday-based week number
+    daily = frame.select(START, N, O, H, L, C, V, week.alias("_week"))
+    same_week = [pl.col("_week") == lag("_week", k) for k in range(1, MAX_WEEK_BARS)]
+
+    def so_far(column: str, k: int) -> pl.Expr:
+        return pl.when(same_week[k - 1]).then(lag(column, k))
+
+    new_week = (pl.col(N) == 0) | (pl.col("_week") != pl.col("_week").shift(1))
+    lags = range(1, MAX_WEEK_BARS)
+    daily = daily.with_columns(
+        new_week.alias("_new_week"),
+        (pl.col("_week") * 7 - 3).cast(pl.Date).alias("week_start"),
+        (1 + pl.sum_horizontal(s.fill_null(False) for s in same_week)).alias("week_bars"),
+        pl.max_horizontal(H, *(so_far(H, k) for k in lags)).alias("week_high"),
+        pl.min_horizontal(L, *(so_far(L, k) for k in lags)).alias("week_low"),
+        pl.sum_horizontal(V, *(so_far(V, k) for k in lags)).alias("week_volume"),
+    )
+    # One row per week: the open, the week before (complete), and windows over earlier weeks.
+    by_week = (
+        daily.select(
+            START,
+            "_new_week",
+            pl.col(O).alias("week_open"),
+            lag(C, 1).alias("prev_close"),
+            lag("week_volume", 1).alias("prev_volume"),
+            lag("week_bars", 1).alias("prev_bars"),
+        )
+        .filter("_new_week")
+        .drop("_new_week")
+    )
+    windows = (
+        by_week.group_by(START, maintain_order=True)
+        .agg(
+            pl.col("prev_close").rolling_mean(weeks).alias("weekly_sma"),
+            pl.col("prev_close").rolling_mean(weeks).shift(1).alias("weekly_sma_prev"),
+            (
+                pl.col("prev_volume").rolling_sum(weeks) / pl.col("prev_bars").rolling_sum(weeks)
+            ).alias("prev_daily_volume"),
+        )
+        .drop(START)
+        .explode(pl.all())
+    )
+    by_week = pl.concat(
+        [by_week.drop(START, "prev_volume", "prev_bars"), windows], how="horizontal"
+    )
+    # Weeks are in frame order: a day's week is the count of week starts up to it, minus one.
+    week_of_day = daily["_new_week"].cast(pl.Int32).cum_sum() - 1
+    daily = pl.concat([daily, by_week.select(pl.all().gather(week_of_day))], how="horizontal")
+    sma, sma_prev = pl.col("weekly_sma"), pl.col("weekly_sma_prev")
+    width = pl.col("week_high") - pl.col("week_low")
+    out = daily.select(
+        "week_start",
+        "week_bars",
+        "week_open",
+        "week_high",
+        "week_low",
+        "week_volume",
+        pl.when(width > 0)
+        .then((pl.col(C) - pl.col("week_low")) / width)
+        .otherwise(0.5)
+        .alias("week_close_location"),
+        (pl.col(C) / pl.col("prev_close") - 1).alias("week_change"),
+        "weekly_sma",
+        pl.when(sma_prev.is_null())
+        .then(None)
+        .when((pl.col(C) > sma) & (sma > sma_prev))
+        .then(pl.lit("up"))
+        .when((pl.col(C) < sma) & (sma < sma_prev))
+        .then(pl.lit("down"))
+        .otherwise(pl.lit("sideways"))
+        .alias("weekly_trend"),
+        (pl.col("week_volume") / pl.col("week_bars") / pl.col("prev_daily_volume")).alias(
+            "weekly_volume_rel"
+        ),
+    )
+    return out.get_columns()
