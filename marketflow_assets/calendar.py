@@ -33,6 +33,28 @@ def sessions_between(
     return [ts.date() for ts in cal.sessions_in_range(lo, hi)]
 
 
+def sessions_before(day: dt.date, count: int, floor: dt.date) -> list[dt.date]:
+    """The last `count` sessions before `day`, none earlier than `floor`."""
+    if count <= 0 or day <= floor:
+        return []
+    # 7 calendar days hold at least 3 sessions even around the longest closures.
+    earliest = max(floor, day - dt.timedelta(days=count * 7 // 3 + 10))
+    return sessions_between(earliest, day - dt.timedelta(days=1), calendar_start=floor)[-count:]
+
+
+def describe_sessions(days: Sequence[dt.date], limit: int = 5) -> str:
+    """A short text for a list of sessions: `n session(s): a..b` runs, the first few named."""
+    runs: list[list[dt.date]] = []
+    for day in sorted(days):
+        if runs and (day - runs[-1][-1]).days <= 4:
+            runs[-1].append(day)
+        else:
+            runs.append([day])
+    shown = [f"{r[0]}..{r[-1]}" if len(r) > 1 else str(r[0]) for r in runs[:limit]]
+    more = f" and {len(runs) - limit} more stretch(es)" if len(runs) > limit else ""
+    return f"{len(days)} session(s): {', '.join(shown)}{more}"
+
+
 def non_session_weekdays(start: dt.date, calendar_start: dt.date | None = None) -> list[dt.date]:
     """Weekdays from `start` to the calendar's end that are not sessions (holidays, closures)."""
     cal = nyse_calendar(calendar_start or start)

@@ -25,7 +25,12 @@ from marketflow_assets.runner import (
 from marketflow_assets.settings import Settings, SettingsError
 from marketflow_assets.sources import SourceError
 from marketflow_assets.store.connection import StoreBusyError, open_store
-from marketflow_assets.store.reads import quarantine_by_reason, summarize_tables
+from marketflow_assets.store.reads import (
+    event_counts,
+    quarantine_by_reason,
+    signal_counts,
+    summarize_tables,
+)
 
 console = Console()
 
@@ -81,6 +86,8 @@ def _print_status(settings: Settings) -> None:
     with open_store(settings.duckdb_path, read_only=True) as conn:
         tables = summarize_tables(conn)
         reasons = quarantine_by_reason(conn)
+        events = event_counts(conn)
+        signals = signal_counts(conn)
     table = Table(title=f"Store {settings.duckdb_path}")
     for column in ("table", "rows", "tickers", "first date", "last date"):
         table.add_column(column, justify="right" if column in ("rows", "tickers") else "left")
@@ -97,6 +104,11 @@ def _print_status(settings: Settings) -> None:
         console.print(
             "Quarantined rows by reason: " + ", ".join(f"{k} {v}" for k, v in reasons.items())
         )
+    for title, counts in (("Pattern events", events), ("Signals", signals)):
+        if counts:
+            console.print(
+                f"{title}: " + ", ".join(f"{k.replace('_', ' ')} {v:,}" for k, v in counts.items())
+            )
 
 
 def _print_last_run() -> None:

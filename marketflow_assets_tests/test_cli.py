@@ -33,7 +33,9 @@ def files_env(env: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Pat
 
 
 def test_backfill_then_status(files_env: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["backfill", "--start", "2024-06-29", "--end", "2024-07-12"]) == 0
+    # The VPA assets would need the year before; bars alone need nothing earlier.
+    args = ["backfill", "--start", "2024-06-29", "--end", "2024-07-12", "--select", "daily_bars"]
+    assert main(args) == 0
     out = capsys.readouterr().out
     assert "sessions 2024-07-01 .. 2024-07-12 (one run)" in out
     assert "daily_bars" in out
@@ -93,3 +95,12 @@ def test_demo_ingests_the_whole_sample_in_one_run(
     assert "122,496" in out  # bars
     assert "open_outside_range 78" in out
     assert "make ui" in out
+
+
+def test_a_backfill_without_history_names_the_missing_sessions(
+    files_env: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["backfill", "--start", "2024-07-01", "--end", "2024-07-03"]) == 1
+    out = " ".join(capsys.readouterr().out.split())
+    assert "vpa_features: " in out
+    assert "daily_bars has not been materialised for 250 session(s)" in out

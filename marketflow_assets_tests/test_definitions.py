@@ -15,9 +15,13 @@ DAGSTER = Path(sys.executable).parent / "dagster"
 
 def test_defs_hold_the_assets_checks_job_and_schedule() -> None:
     graph = defs.resolve_asset_graph()
-    assert dg.AssetKey("daily_bars") in graph.get_all_asset_keys()
+    assert {key.path[0] for key in graph.get_all_asset_keys()} == {
+        "daily_bars",
+        "vpa_features",
+        "vpa_signals",
+    }
     checks = {key.name for key in graph.asset_check_keys}
-    assert checks == {"bar_sanity", "bars_unique_keys"}
+    assert checks == {"bar_sanity", "bars_unique_keys", "warmup_coverage"}
     assert defs.resolve_job_def("daily_pipeline").partitions_def is not None
     assert defs.resolve_schedule_def("daily_pipeline_evening") is not None
     assets = defs.resolve_assets_def("daily_bars")

@@ -7,7 +7,7 @@ import dagster as dg
 from marketflow_assets.partitions import trading_days
 
 # Asset groups whose assets are partitioned by trading day and run each evening.
-DAILY_GROUPS = ("market_data",)
+DAILY_GROUPS = ("market_data", "vpa")
 
 daily_pipeline = dg.define_asset_job(
     "daily_pipeline",

@@ -16,14 +16,22 @@ from marketflow_assets.store.migrate import apply_migrations
 
 
 class StoreResource(DuckDBResource):
-    """The project's DuckDB file, migrated each time a connection is opened."""
+    """The project's DuckDB file, migrated each time a connection is opened.
+
+    The connection is closed even when the block raises (DuckDBResource's own only closes it
+    on success, which keeps the file locked by a failed step's traceback).
+    """
 
     @contextmanager
     def get_connection(self) -> Iterator[duckdb.DuckDBPyConnection]:
         Path(self.database).parent.mkdir(parents=True, exist_ok=True)
-        with super().get_connection() as conn:
+        opened = super().get_connection()
+        conn = opened.__enter__()
+        try:
             apply_migrations(conn)
             yield conn
+        finally:
+            conn.close()
 
 
 class MarketDataResource(dg.ConfigurableResource):

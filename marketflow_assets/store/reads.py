@@ -9,20 +9,70 @@ from dataclasses import dataclass
 import duckdb
 import polars as pl
 
+from marketflow_assets.store.windows import WINDOW_TABLES
+
 
 def read_bars(
     conn: duckdb.DuckDBPyConnection,
     start: dt.date,
     end: dt.date,
     tickers: Sequence[str] | None = None,
+    with_splits: bool = False,
 ) -> pl.DataFrame:
-    """Stored raw bars dated in [start, end], sorted by ticker and date."""
-    query = "SELECT * FROM bars WHERE date BETWEEN $start AND $end"
+    """Stored raw bars dated in [start, end], sorted by ticker and date; `with_splits` adds
+    each bar's `split_ratio` from `corporate_actions` (null where there was none)."""
+    columns = "b.*, c.split_ratio" if with_splits else "b.*"
+    query = (
+        f"SELECT {columns} FROM bars b "
+        + ("LEFT JOIN corporate_actions c USING (ticker, date) " if with_splits else "")
+        + "WHERE b.date BETWEEN $start AND $end"
+    )
     params: dict[str, object] = {"start": start, "end": end}
     if tickers is not None:
-        query += " AND list_contains($tickers, ticker)"
+        query += " AND list_contains($tickers, b.ticker)"
         params["tickers"] = list(tickers)
-    return conn.sql(query + " ORDER BY ticker, date", params=params).pl()
+    return conn.sql(query + " ORDER BY b.ticker, b.date", params=params).pl()
+
+
+def read_window(
+    conn: duckdb.DuckDBPyConnection, table: str, start: dt.date, end: dt.date
+) -> pl.DataFrame:
+    """Rows of a partitioned table dated in [start, end] (by its partition date column)."""
+    date_col = WINDOW_TABLES[table]
+    return conn.sql(
+        f'SELECT * FROM "{table}" WHERE "{date_col}" BETWEEN $start AND $end '
+        f'ORDER BY ticker, "{date_col}"',
+        params={"start": start, "end": end},
+    ).pl()
+
+
+def missing_sessions(
+    conn: duckdb.DuckDBPyConnection, asset: str, sessions: Sequence[dt.date]
+) -> list[dt.date]:
+    """The sessions among `sessions` that `asset` has never written to the store."""
+    if not sessions:
+        return []
+    rows = conn.execute(
+        "SELECT s FROM unnest(?::DATE[]) t(s) WHERE s NOT IN "
+        "(SELECT date FROM materialized_sessions WHERE asset = ?) ORDER BY s",
+        [list(sessions), asset],
+    ).fetchall()
+    return [day for (day,) in rows]
+
+
+def warmup_mismatches(
+    conn: duckdb.DuckDBPyConnection, start: dt.date, end: dt.date, warmup_bars: int
+) -> pl.DataFrame:
+    """Feature rows in [start, end] whose warm-up flag disagrees with the number of bars the
+    store holds for the ticker before that date."""
+    return conn.sql(
+        "WITH counted AS (SELECT ticker, date, "
+        "row_number() OVER (PARTITION BY ticker ORDER BY date) - 1 AS bars_before FROM bars) "
+        "SELECT f.ticker, f.date, f.warmup, c.bars_before FROM features f "
+        "JOIN counted c USING (ticker, date) WHERE f.date BETWEEN $start AND $end "
+        "AND f.warmup <> (c.bars_before < $needed) ORDER BY f.ticker, f.date",
+        params={"start": start, "end": end, "needed": warmup_bars},
+    ).pl()
 
 
 @dataclass(frozen=True)
@@ -64,6 +114,23 @@ def quarantine_by_reason(conn: duckdb.DuckDBPyConnection) -> dict[str, int]:
     rows = conn.execute(
         "SELECT reason, count(*) FROM (SELECT unnest(string_split(reason, ', ')) AS reason "
         "FROM quarantine) GROUP BY reason ORDER BY reason"
+    ).fetchall()
+    return dict(rows)
+
+
+def signal_counts(conn: duckdb.DuckDBPyConnection) -> dict[str, int]:
+    """Stored signals per "strength signal" (e.g. "moderate buy"), warm-up rows apart."""
+    rows = conn.execute(
+        "SELECT CASE WHEN warmup THEN 'warm-up' ELSE lower(strength || ' ' || signal) END AS s, "
+        "count(*) FROM signals GROUP BY s ORDER BY s"
+    ).fetchall()
+    return dict(rows)
+
+
+def event_counts(conn: duckdb.DuckDBPyConnection) -> dict[str, int]:
+    """Stored pattern events per rule."""
+    rows = conn.execute(
+        "SELECT rule_id, count(*) FROM events GROUP BY rule_id ORDER BY rule_id"
     ).fetchall()
     return dict(rows)
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 import duckdb
 import polars as pl
@@ -13,6 +13,9 @@ WINDOW_TABLES: dict[str, str] = {
     "bars": "date",
     "corporate_actions": "date",
     "quarantine": "date",
+    "features": "date",
+    "events": "confirmed_at",
+    "signals": "date",
 }
 
 
@@ -21,11 +24,16 @@ def replace_windows(
     frames: Mapping[str, pl.DataFrame],
     start: dt.date,
     end: dt.date,
+    *,
+    asset: str | None = None,
+    sessions: Sequence[dt.date] = (),
 ) -> dict[str, int]:
     """Replace the rows of each table dated in [start, end] with its frame; all or nothing.
 
     A rerun of the same window therefore gives the same rows, never duplicates, and a failure
-    anywhere leaves every table as it was. Returns rows written per table.
+    anywhere leaves every table as it was. With `asset`, the same transaction records
+    `sessions` as written by that asset in the `materialized_sessions` ledger. Returns rows
+    written per table.
     """
     for table, frame in frames.items():
         if table not in WINDOW_TABLES:
@@ -47,6 +55,15 @@ def replace_windows(
                 date_col = WINDOW_TABLES[table]
                 conn.execute(f"DELETE FROM {table} WHERE {date_col} BETWEEN ? AND ?", [start, end])
                 conn.execute(f"INSERT INTO {table} BY NAME SELECT * FROM {views[table]}")
+            if asset is not None:
+                conn.execute(
+                    "DELETE FROM materialized_sessions WHERE asset = ? AND date BETWEEN ? AND ?",
+                    [asset, start, end],
+                )
+                conn.execute(
+                    "INSERT INTO materialized_sessions SELECT ?, unnest(?::DATE[])",
+                    [asset, list(sessions)],
+                )
             conn.execute("COMMIT")
         except Exception:
             conn.execute("ROLLBACK")

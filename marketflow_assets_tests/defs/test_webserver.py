@@ -28,7 +28,7 @@ import pytest
 
 from marketflow_assets.settings import PROJECT_ROOT
 
-PARTITION = "2010-01-04"
+PARTITION = "2009-08-21"  # the first partition: its VPA needs no earlier history
 JOB_NAME = "daily_pipeline"
 STARTUP_TIMEOUT_S = 120.0
 RUN_TIMEOUT_S = 180.0
@@ -275,9 +275,9 @@ def test_webserver_lists_assets_and_runs_a_partition(dagster_server: Server) -> 
     """The UI path works end to end.
 
     The webserver started by `dagster dev` answers GraphQL with the asset list (including
-    `daily_bars`); a run of `daily_pipeline` for partition 2010-01-04 launched through GraphQL
-    is queued, picked up by the daemon and succeeds; and the bars for that session are then in
-    the test's own DuckDB file (never the real store).
+    `daily_bars`); a run of `daily_pipeline` for the first partition launched through GraphQL
+    is queued, picked up by the daemon and succeeds; and the bars, features and signals of that
+    session are then in the test's own DuckDB file (never the real store).
     """
     server = dagster_server
     location_name, repository_name = wait_for_location(server)
@@ -319,7 +319,11 @@ def test_webserver_lists_assets_and_runs_a_partition(dagster_server: Server) -> 
             "SELECT count(*) FILTER (date = ?), count(*) FILTER (date <> ?) FROM bars",
             [PARTITION, PARTITION],
         ).fetchone()
+        analysed = conn.execute(
+            "SELECT (SELECT count(*) FROM features), (SELECT count(*) FROM signals)"
+        ).fetchone()
     assert counts is not None
     rows, other_days = counts
     assert rows > 400, f"expected ~500 bars for {PARTITION}, found {rows}"
     assert other_days == 0, f"the run wrote {other_days} bars outside partition {PARTITION}"
+    assert analysed == (rows, rows), f"features and signals rows {analysed} for {rows} bars"

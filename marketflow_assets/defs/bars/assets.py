@@ -45,6 +45,8 @@ def daily_bars(
             },
             start,
             end,
+            asset="daily_bars",
+            sessions=sessions,
         )
     summary = ingest_summary(result, sessions, market_data.tickers)
     context.log.info(f"stored {summary['rows']} bars, quarantined {summary['quarantined']} rows")
