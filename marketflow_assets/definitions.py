@@ -9,7 +9,11 @@ from marketflow_assets.defs.bars.checks import bar_sanity, bars_unique_keys
 from marketflow_assets.defs.jobs import daily_pipeline, evening_schedule
 from marketflow_assets.defs.resources import resources_from_settings
 from marketflow_assets.defs.vpa.assets import vpa_features, vpa_signals
-from marketflow_assets.defs.vpa.checks import warmup_coverage
+from marketflow_assets.defs.vpa.checks import (
+    features_unique_keys,
+    signals_unique_keys,
+    warmup_coverage,
+)
 from marketflow_assets.settings import Settings
 
 
@@ -17,7 +21,13 @@ def build_definitions(settings: Settings) -> dg.Definitions:
     """Definitions wired to the given settings (tests pass their own store and source)."""
     return dg.Definitions(
         assets=[daily_bars, vpa_features, vpa_signals],
-        asset_checks=[bar_sanity, bars_unique_keys, warmup_coverage],
+        asset_checks=[
+            bar_sanity,
+            bars_unique_keys,
+            warmup_coverage,
+            features_unique_keys,
+            signals_unique_keys,
+        ],
         jobs=[daily_pipeline],
         schedules=[evening_schedule],
         resources=resources_from_settings(settings),

@@ -21,7 +21,13 @@ def test_defs_hold_the_assets_checks_job_and_schedule() -> None:
         "vpa_signals",
     }
     checks = {key.name for key in graph.asset_check_keys}
-    assert checks == {"bar_sanity", "bars_unique_keys", "warmup_coverage"}
+    assert checks == {
+        "bar_sanity",
+        "bars_unique_keys",
+        "warmup_coverage",
+        "features_unique_keys",
+        "signals_unique_keys",
+    }
     assert defs.resolve_job_def("daily_pipeline").partitions_def is not None
     assert defs.resolve_schedule_def("daily_pipeline_evening") is not None
     assets = defs.resolve_assets_def("daily_bars")

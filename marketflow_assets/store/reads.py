@@ -138,10 +138,11 @@ def event_counts(conn: duckdb.DuckDBPyConnection) -> dict[str, int]:
 def duplicate_keys(
     conn: duckdb.DuckDBPyConnection, table: str, keys: Sequence[str], start: dt.date, end: dt.date
 ) -> int:
-    """How many keys of `table` appear more than once among rows dated in [start, end]."""
+    """How many keys of `table` appear more than once among rows of the window [start, end]."""
     key_list = ", ".join(f'"{k}"' for k in keys)
     return conn.execute(
         f'SELECT count(*) FROM (SELECT {key_list} FROM "{table}" '
-        f"WHERE date BETWEEN $start AND $end GROUP BY {key_list} HAVING count(*) > 1)",
+        f'WHERE "{WINDOW_TABLES[table]}" BETWEEN $start AND $end '
+        f"GROUP BY {key_list} HAVING count(*) > 1)",
         {"start": start, "end": end},
     ).fetchone()[0]

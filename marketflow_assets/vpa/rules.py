@@ -89,12 +89,17 @@ def load_rules(path: Path | str | None = None) -> Rules:
     for section in ("version", "features", "patterns", "signals"):
         if section not in raw:
             raise RulesError(f"{path}: missing section {section!r}")
+        if section != "version" and not isinstance(raw[section], dict):
+            raise RulesError(f"{path}: section {section!r} must be a mapping, not {raw[section]!r}")
     digest = hashlib.sha256(json.dumps(raw, sort_keys=True).encode()).hexdigest()
     patterns = _patterns(raw["patterns"], path)
-    weights = raw["signals"].get("weights", {})
+    weights = raw["signals"].get("weights") or {}
     missing_weights = [rule_id for rule_id in PATTERN_IDS if rule_id not in weights]
     if missing_weights:
         raise RulesError(f"{path}: signals.weights has no weight for {', '.join(missing_weights)}")
+    for rule_id, weight in weights.items():
+        if isinstance(weight, bool) or not isinstance(weight, int | float):
+            raise RulesError(f"{path}: signals.weights.{rule_id} must be a number, not {weight!r}")
     return Rules(
         version=str(raw["version"]),
         hash=digest,
@@ -116,8 +121,10 @@ def _patterns(raw: dict[str, Any], path: Path) -> dict[str, PatternRule]:
         )
     rules = {}
     for rule_id in PATTERN_IDS:
-        spec = dict(raw[rule_id])
         where = f"{path}: patterns.{rule_id}"
+        if not isinstance(raw[rule_id], dict):
+            raise RulesError(f"{where}: must be a mapping, not {raw[rule_id]!r}")
+        spec = dict(raw[rule_id])
         try:
             confidence = spec.pop("confidence")
             direction = spec.pop("direction")
@@ -141,5 +148,7 @@ def _patterns(raw: dict[str, Any], path: Path) -> dict[str, PatternRule]:
             raise RulesError(f"{where}: direction {direction!r} not in {', '.join(DIRECTIONS)}")
         if not rule.rationale:
             raise RulesError(f"{where}: a rule needs a line of rationale")
+        if rule.confirm_bars < 0:
+            raise RulesError(f"{where}: confirm_bars must be 0 or more")
         rules[rule_id] = rule
     return rules

@@ -1,6 +1,7 @@
 import datetime as dt
 from pathlib import Path
 
+import polars as pl
 import pytest
 
 from marketflow_assets.calendar import sessions_between
@@ -11,6 +12,7 @@ from marketflow_assets.store.reads import (
     quarantine_by_reason,
     read_bars,
     summarize_tables,
+    warmup_mismatches,
 )
 from marketflow_assets.store.windows import replace_windows
 from marketflow_assets_tests.frames import bars_for
@@ -50,3 +52,48 @@ def test_summaries_count_rows_tickers_and_reasons(store: Path) -> None:
     assert summary["quarantine"].rows == 2
     assert reasons == {"negative_volume": 2}
     assert dupes == 0
+
+
+def test_bars_can_carry_their_split_ratio(tmp_path: Path) -> None:
+    bars = bars_for(["AAA"], START, END).with_columns(
+        split_ratio=pl.when(pl.col("date") == dt.date(2024, 7, 8)).then(2.0)
+    )
+    result = sort_bars(bars, sessions_between(START, END), "t")
+    with open_store(tmp_path / "splits.duckdb") as conn:
+        replace_windows(
+            conn, {"bars": result.bars, "corporate_actions": result.corporate_actions}, START, END
+        )
+        plain = read_bars(conn, START, END)
+        with_splits = read_bars(conn, START, END, with_splits=True)
+    assert "split_ratio" not in plain.columns
+    ratios = dict(with_splits.select("date", "split_ratio").iter_rows())
+    assert ratios[dt.date(2024, 7, 8)] == 2.0
+    assert [d for d, r in ratios.items() if r is not None] == [dt.date(2024, 7, 8)]
+
+
+def test_warmup_mismatches_compare_flags_with_stored_history(store: Path) -> None:
+    with open_store(store) as conn:
+        bars = read_bars(conn, START, END)
+        features = bars.select(
+            "ticker",
+            "date",
+            (pl.int_range(pl.len()).over("ticker") < 3).alias("warmup"),
+        )
+        conn.register("incoming", features.to_arrow())
+        conn.execute("CREATE TEMP TABLE f AS SELECT * FROM incoming")
+        conn.execute(
+            "INSERT INTO features BY NAME SELECT f.*, 0.0 AS open, 0.0 AS high, 0.0 AS low, "
+            "0.0 AS close, 0.0 AS volume, 1.0 AS split_ratio, 0.0 AS range, 0.0 AS body, "
+            "0.0 AS upper_wick, 0.0 AS lower_wick, 0.5 AS close_location, "
+            "f.date AS week_start, 1 AS week_bars, 0.0 AS week_open, 0.0 AS week_high, "
+            "0.0 AS week_low, 0.0 AS week_volume, 0.5 AS week_close_location, "
+            "'v' AS rules_version, 'h' AS rules_hash FROM f"
+        )
+        assert warmup_mismatches(conn, START, END, 3).height == 0
+        wrong = warmup_mismatches(conn, START, END, 4)
+    # Each ticker's fourth stored bar (three before it) is warm-up under a four-bar rule.
+    assert wrong.select("ticker", "warmup", "bars_before").rows() == [
+        ("AAA", False, 3),
+        ("BBB", False, 3),
+        ("CCC", False, 3),
+    ]

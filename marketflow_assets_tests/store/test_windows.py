@@ -8,8 +8,11 @@ import pytest
 from marketflow_assets.calendar import sessions_between
 from marketflow_assets.sources.quality import sort_bars
 from marketflow_assets.store.connection import open_store
-from marketflow_assets.store.reads import read_bars
+from marketflow_assets.store.reads import missing_sessions, read_bars
 from marketflow_assets.store.windows import replace_windows
+from marketflow_assets.vpa.events import EVENT_COLUMNS
+from marketflow_assets.vpa.features import FEATURE_COLUMNS, ORIGIN_DEPENDENT
+from marketflow_assets.vpa.signals import SIGNAL_COLUMNS
 from marketflow_assets_tests.frames import bars_for
 
 START, END = dt.date(2024, 7, 1), dt.date(2024, 7, 31)
@@ -88,3 +91,34 @@ def test_a_window_write_refuses_to_nest_in_a_callers_transaction(tmp_path: Path)
         conn.execute("ROLLBACK")
         replace_windows(conn, frames_for(bars_for(["AAA"], START, END)), START, END)
     assert stored(tmp_path / "s.duckdb").height == 22  # July 2024 sessions
+
+
+def test_a_window_write_records_its_sessions_in_the_ledger(tmp_path: Path) -> None:
+    sessions = sessions_between(START, END)
+    with open_store(tmp_path / "s.duckdb") as conn:
+        replace_windows(conn, {}, START, END, asset="daily_bars", sessions=sessions)
+        replace_windows(conn, {}, START, END, asset="daily_bars", sessions=sessions)
+        assert missing_sessions(conn, "daily_bars", sessions) == []
+        assert missing_sessions(conn, "vpa_features", sessions[:2]) == sessions[:2]
+        later = dt.date(2024, 8, 1)
+        assert missing_sessions(conn, "daily_bars", [*sessions, later]) == [later]
+        recorded = conn.execute("SELECT count(*) FROM materialized_sessions").fetchone()[0]
+    assert recorded == len(sessions)
+
+
+def test_the_vpa_tables_hold_every_stored_feature_column(tmp_path: Path) -> None:
+    with open_store(tmp_path / "s.duckdb") as conn:
+        columns = {
+            table: [
+                name
+                for (name,) in conn.execute(
+                    "SELECT column_name FROM information_schema.columns WHERE table_name = ? "
+                    "ORDER BY ordinal_position",
+                    [table],
+                ).fetchall()
+            ]
+            for table in ("features", "events", "signals")
+        }
+    assert columns["features"] == [c for c in FEATURE_COLUMNS if c not in ORIGIN_DEPENDENT]
+    assert columns["events"] == list(EVENT_COLUMNS)
+    assert columns["signals"] == list(SIGNAL_COLUMNS)

@@ -187,14 +187,6 @@ def test_broken_rules_name_the_problem(
     assert str(path) in str(caught.value)
 
 
-@pytest.mark.xfail(
-    reason=(
-        "engine bug (rules.py load_rules/_patterns): a section or pattern that is not a mapping, "
-        "or a non-numeric signal weight, escapes as TypeError/AttributeError or loads unchecked "
-        "instead of raising RulesError"
-    ),
-    strict=True,
-)
 @pytest.mark.parametrize(
     ("change", "message"),
     [
@@ -204,8 +196,16 @@ def test_broken_rules_name_the_problem(
         (lambda raw: raw.update(patterns=None), r"patterns"),
         (lambda raw: raw["patterns"].update(spring=3), r"patterns\.spring"),
         (lambda raw: raw["signals"]["weights"].update(spring="heavy"), r"spring"),
+        (lambda raw: raw["patterns"]["spring"].update(confirm_bars=-1), r"confirm_bars"),
     ],
-    ids=["null-signals", "null-features", "null-patterns", "scalar-pattern", "text-weight"],
+    ids=[
+        "null-signals",
+        "null-features",
+        "null-patterns",
+        "scalar-pattern",
+        "text-weight",
+        "negative-confirm",
+    ],
 )
 def test_unusable_values_raise_rules_error(
     tmp_path: Path, change: Callable[[dict[str, Any]], object], message: str

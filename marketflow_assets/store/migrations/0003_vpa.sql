@@ -1,5 +1,8 @@
 -- Point-in-time VPA features, confirmed pattern events and signals (marketflow_assets.vpa).
 -- Prices are as of the row's own date (adjusted only for splits known by then).
+-- Keys (features and signals: ticker, date; events: ticker, date, rule_id) are kept by the
+-- delete-then-insert window writes and checked by asset checks, not by index constraints: an
+-- index makes rewriting a window several times slower.
 CREATE TABLE features (
     ticker VARCHAR NOT NULL,
     date DATE NOT NULL,
@@ -64,8 +67,7 @@ CREATE TABLE features (
     weekly_trend VARCHAR,
     weekly_volume_rel DOUBLE,
     rules_version VARCHAR NOT NULL,
-    rules_hash VARCHAR NOT NULL,
-    PRIMARY KEY (ticker, date)
+    rules_hash VARCHAR NOT NULL
 );
 
 -- One row per pattern occurrence; partitioned by the session it became visible on.
@@ -78,8 +80,7 @@ CREATE TABLE events (
     confidence DOUBLE NOT NULL,
     confirmed_at DATE NOT NULL,
     rules_version VARCHAR NOT NULL,
-    rules_hash VARCHAR NOT NULL,
-    PRIMARY KEY (ticker, date, rule_id)
+    rules_hash VARCHAR NOT NULL
 );
 
 CREATE TABLE signals (
@@ -93,6 +94,5 @@ CREATE TABLE signals (
     reason_codes VARCHAR[] NOT NULL,
     warmup BOOLEAN NOT NULL,
     rules_version VARCHAR NOT NULL,
-    rules_hash VARCHAR NOT NULL,
-    PRIMARY KEY (ticker, date)
+    rules_hash VARCHAR NOT NULL
 );

@@ -13,12 +13,17 @@ from polars.testing import assert_frame_equal
 from marketflow_assets.defs.bars.assets import daily_bars
 from marketflow_assets.defs.resources import resources_from_settings
 from marketflow_assets.defs.vpa.assets import vpa_features, vpa_signals
-from marketflow_assets.defs.vpa.checks import warmup_coverage
+from marketflow_assets.defs.vpa.checks import (
+    features_unique_keys,
+    signals_unique_keys,
+    warmup_coverage,
+)
 from marketflow_assets.runner import RANGE_END_TAG, RANGE_START_TAG, failure_reasons
 from marketflow_assets.settings import Settings
 
-ASSETS = [daily_bars, vpa_features, vpa_signals, warmup_coverage]
-VPA = [vpa_features, vpa_signals, warmup_coverage]
+CHECKS = [warmup_coverage, features_unique_keys, signals_unique_keys]
+ASSETS = [daily_bars, vpa_features, vpa_signals, *CHECKS]
+VPA = [vpa_features, vpa_signals, *CHECKS]
 TABLES = {"features": "ticker, date", "events": "ticker, date, rule_id", "signals": "ticker, date"}
 
 
@@ -107,7 +112,11 @@ def test_metadata_counts_events_by_rule_and_signals_by_strength(whole: WholeRun)
     by_signal = metadata["signals_by_type_and_strength"].value
     assert sum(by_signal.values()) == whole.tables["signals"].height
     checks = whole.result.get_asset_check_evaluations()
-    assert [(c.check_name, c.passed) for c in checks] == [("warmup_coverage", True)]
+    assert {c.check_name: c.passed for c in checks} == {
+        "warmup_coverage": True,
+        "features_unique_keys": True,
+        "signals_unique_keys": True,
+    }
 
 
 def test_a_window_without_its_history_fails_naming_the_sessions(
