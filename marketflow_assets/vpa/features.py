@@ -234,23 +234,27 @@ def _window(expr: pl.Expr, bars: int) -> pl.Expr:
 def _relative_columns(spec: dict) -> list[pl.Expr]:
     slope_n = spec["trend"]["slope_bars"]
     atr_prev = lag("atr14", 1)
+    spread = pl.col(H) - pl.col(L)
     return [
-        (pl.col(V) / pl.col("volume_mean20")).alias("volume_rel_mean"),
-        (pl.col(V) / pl.col("volume_median20")).alias("volume_rel_median"),
-        pl.when(pl.col("volume_std20") > 0)
-        .then((pl.col(V) - pl.col("volume_mean20")) / pl.col("volume_std20"))
-        .otherwise(0.0)
-        .alias("volume_z"),
-        ((pl.col(H) - pl.col(L)) / pl.col("range_mean20")).alias("spread_rel"),
-        ((pl.col(H) - pl.col(L)) / atr_prev).alias("range_atr"),
-        ((pl.col(O) - lag(C, 1)) / atr_prev).alias("gap_atr"),
+        _ratio(pl.col(V), pl.col("volume_mean20")).alias("volume_rel_mean"),
+        _ratio(pl.col(V), pl.col("volume_median20")).alias("volume_rel_median"),
+        _ratio(pl.col(V) - pl.col("volume_mean20"), pl.col("volume_std20")).alias("volume_z"),
+        _ratio(spread, pl.col("range_mean20")).alias("spread_rel"),
+        _ratio(spread, atr_prev).alias("range_atr"),
+        _ratio(pl.col(O) - lag(C, 1), atr_prev).alias("gap_atr"),
         (pl.col("sma20") / lag("sma20", slope_n) - 1).alias("sma20_slope"),
-        ((pl.col("sma20") - pl.col("sma50")).abs() / (2 * pl.col("atr14")))
+        _ratio((pl.col("sma20") - pl.col("sma50")).abs(), 2 * pl.col("atr14"))
         .clip(upper_bound=1.0)
         .alias("trend_strength"),
         _location("range_high20", "range_low20").alias("range_location20"),
         _location("range_high60", "range_low60").alias("range_location60"),
     ]
+
+
+def _ratio(numerator: pl.Expr, baseline: pl.Expr) -> pl.Expr:
+    """`numerator / baseline`, null where the baseline is missing or zero (a halted stock's
+    zero volume or range says nothing relative)."""
+    return pl.when(baseline > 0).then(numerator / baseline)
 
 
 def _location(high: str, low: str) -> pl.Expr:

@@ -281,20 +281,7 @@ def test_warmup_flag(warm: pl.DataFrame) -> None:
     assert warm.filter(pl.col("ticker") == "SHORT")["warmup"].all()
 
 
-@pytest.mark.parametrize(
-    "column",
-    [
-        *FIRST_VALUE,
-        pytest.param(
-            "volume_z",
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="engine bug: volume_z is 0.0, not null, while volume_std20 is null "
-                "(features.py _relative_columns: when(std > 0) ... otherwise(0.0))",
-            ),
-        ),
-    ],
-)
+@pytest.mark.parametrize("column", [*FIRST_VALUE, "volume_z"])
 def test_baselines_are_null_until_their_history_exists(warm: pl.DataFrame, column: str) -> None:
     first = FIRST_VALUE.get(column, 20)
     for ticker, n in (("LONG", 80), ("SHORT", 30)):
@@ -474,12 +461,6 @@ def test_effort_against_result(volume: float, spread: float, expected: str) -> N
     assert row(compute_features(probe("E", volume, spread)), "E")["effort_result"] == expected
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="engine bug: with a zero 20-bar volume (or range) baseline, 0/0 gives NaN, and NaN "
-    "fails every `<` so the class falls through to ultra_high (very_wide); effort_result then "
-    "says harmony",
-)
 def test_a_zero_volume_flat_bar_after_zero_baselines_is_not_ultra_high() -> None:
     n = 21
     features = compute_features(tape("HALT", [10] * n, [10] * n, [10] * n, [10] * n, [0] * n))
