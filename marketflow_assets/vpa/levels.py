@@ -6,14 +6,15 @@ when the bars after it have been seen. Levels at bar t use only pivots confirmed
 
 from __future__ import annotations
 
-import functools
-
 import numpy as np
 import polars as pl
 
 from marketflow_assets.vpa.frame import START, C, H, L, N
 
 LEVEL_PRICE_COLUMNS = ("pivot_high", "pivot_low", "support", "resistance")
+# Extremes of the pivot window (2n + 1 bars) ending at each bar, computed with the other
+# rolling extremes of the piece.
+PIVOT_HIGH_WINDOW, PIVOT_LOW_WINDOW = "_pivot_high_window", "_pivot_low_window"
 
 
 def level_columns(frame: pl.DataFrame, spec: dict) -> list[pl.Series]:
@@ -26,35 +27,35 @@ def level_columns(frame: pl.DataFrame, spec: dict) -> list[pl.Series]:
     """
     n = spec["pivot_bars"]
     levels = spec["levels"]
+    kept = levels["pivots_kept"]
     pivots = frame.select(
-        _pivot(H, n, highest=True).alias("pivot_high"),
-        _pivot(L, n, highest=False).alias("pivot_low"),
+        _pivot(H, PIVOT_HIGH_WINDOW, n).alias("pivot_high"),
+        _pivot(L, PIVOT_LOW_WINDOW, n).alias("pivot_low"),
     )
-    start, bar = frame[START].to_numpy(), frame[N].to_numpy()
+    rows = np.arange(frame.height)
+    # A candidate confirmed at row r stands at bar r - n: it counts at row t when it is of t's
+    # ticker and no more than `max_age_bars` bars before t.
+    oldest = np.maximum(frame[START].to_numpy(), rows - (levels["max_age_bars"] - n))
+    candidates = np.empty((2 * kept, frame.height))
+    for i, kind in enumerate(pivots.columns):
+        _recent(pivots[kind].to_numpy(), oldest, candidates[i * kept : (i + 1) * kept])
     close, atr = frame[C].to_numpy(), frame["atr14"].to_numpy()
-    candidates = [
-        price
-        for kind in pivots.columns
-        for price in _recent(
-            pivots[kind].to_numpy(), start, bar, n, levels["pivots_kept"], levels["max_age_bars"]
-        )
-    ]
-    # Absent candidates are +inf, so that (prices being positive) p / (p > close) is p or +inf
-    # and p * (p < close) is p or 0 (or NaN for an absent one): plain arithmetic, no masks.
+    # Absent candidates are NaN, which fmin/fmax skip; prices being positive, p / (p > close)
+    # is p or +inf and p * (p < close) is p or 0: plain arithmetic, no masks.
     with np.errstate(divide="ignore", invalid="ignore"):
-        resistance = functools.reduce(np.fmin, (p / (p > close) for p in candidates))
-        support = functools.reduce(np.fmax, (p * (p < close) for p in candidates))
-    resistance[np.isinf(resistance)] = np.nan
-    support[support == 0] = np.nan
-    tolerance = levels["touch_atr"] * atr
-    columns = {
-        "support": support,
-        "support_touches": _touches(candidates, support, tolerance),
-        "support_distance_atr": (close - support) / atr,
-        "resistance": resistance,
-        "resistance_touches": _touches(candidates, resistance, tolerance),
-        "resistance_distance_atr": (resistance - close) / atr,
-    }
+        resistance = np.fmin.reduce(candidates / (candidates > close), axis=0)
+        support = np.fmax.reduce(candidates * (candidates < close), axis=0)
+        resistance[np.isinf(resistance)] = np.nan
+        support[support == 0] = np.nan
+        tolerance = levels["touch_atr"] * atr
+        columns = {
+            "support": support,
+            "support_touches": _touches(candidates, support, tolerance),
+            "support_distance_atr": (close - support) / atr,
+            "resistance": resistance,
+            "resistance_touches": _touches(candidates, resistance, tolerance),
+            "resistance_distance_atr": (resistance - close) / atr,
+        }
     return [
         pivots["pivot_high"],
         pivots["pivot_low"],
@@ -62,45 +63,29 @@ def level_columns(frame: pl.DataFrame, spec: dict) -> list[pl.Series]:
     ]
 
 
-def _pivot(column: str, n: int, highest: bool) -> pl.Expr:
+def _pivot(column: str, window_extreme: str, n: int) -> pl.Expr:
     """The price of bar t - n where it is the extreme of bars [t - 2n, t], confirmed at t."""
-    window = 2 * n + 1
-    extreme = pl.col(column).rolling_max(window) if highest else pl.col(column).rolling_min(window)
     candidate = pl.col(column).shift(n)
-    return pl.when((pl.col(N) >= 2 * n) & (candidate == extreme)).then(candidate)
+    return pl.when((pl.col(N) >= 2 * n) & (candidate == pl.col(window_extreme))).then(candidate)
 
 
-def _recent(
-    confirmed: np.ndarray, start: np.ndarray, bar: np.ndarray, n: int, kept: int, max_age: int
-) -> list[np.ndarray]:
-    """Prices of the last `kept` pivots confirmed by each row for its own ticker and standing no
-    more than `max_age` bars back, newest first; +inf where there are fewer."""
+def _recent(confirmed: np.ndarray, oldest: np.ndarray, out: np.ndarray) -> None:
+    """Into the rows of `out`: prices of the last pivots confirmed by each row (newest first)
+    that were confirmed at or after the row's `oldest` row; NaN where there are fewer."""
     is_pivot = ~np.isnan(confirmed)
     at = np.flatnonzero(is_pivot)
-    if at.size == 0:
-        return [np.full(confirmed.size, np.inf)] * kept
-    seen = np.cumsum(is_pivot, dtype=np.int32)
-    latest = seen - 1
-    # Pivots are in frame order, so this ticker's own pivots are those numbered from the count
-    # seen before its first row.
-    own_first = (seen - is_pivot)[start]
-    prices, bars = confirmed[at], bar[at] - n
-    out = []
-    for k in range(kept):
-        j = latest - k
-        dead = j < own_first
-        j[dead] = 0
-        dead |= bar - bars[j] > max_age
-        price = prices[j]
-        price[dead] = np.inf
-        out.append(price)
-    return out
+    # Entry 0 stands for "no pivot": confirmed before every row, with no price.
+    confirmed_at = np.concatenate(([-1], at))
+    prices = np.concatenate(([np.nan], confirmed[at]))
+    seen = np.cumsum(is_pivot)
+    for k, row in enumerate(out):
+        j = np.maximum(seen - k, 0)
+        np.take(prices, j, out=row)
+        row[confirmed_at[j] < oldest] = np.nan
 
 
-def _touches(candidates: list[np.ndarray], level: np.ndarray, tolerance: np.ndarray) -> np.ndarray:
+def _touches(candidates: np.ndarray, level: np.ndarray, tolerance: np.ndarray) -> np.ndarray:
     """How many candidate pivots lie within `tolerance` of the level (NaN where there is none)."""
-    near = np.zeros(level.size)
-    for price in candidates:
-        near += np.abs(price - level) <= tolerance
+    near = (np.abs(candidates - level) <= tolerance).sum(axis=0, dtype=np.float64)
     near[np.isnan(level)] = np.nan
     return near
