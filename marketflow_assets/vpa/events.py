@@ -3,14 +3,22 @@
 A pattern that needs follow-through is looked for in the bars after its own and published with
 `confirmed_at` = the bar that supplies it; before that bar the event does not exist. Every other
 pattern is confirmed on its own bar.
+
+`rule_id` and `direction` are `pl.Enum`s; the rule ids are in alphabetical order, so events
+sort the same way whether rule ids are read as words or as the enum.
 """
 
 from __future__ import annotations
 
+import numpy as np
 import polars as pl
 
-from marketflow_assets.vpa.frame import map_ticker_chunks, sort_by_ticker
-from marketflow_assets.vpa.rules import PatternRule, Rules, load_rules
+from marketflow_assets.vpa.frame import concat, map_ticker_chunks, sort_by_ticker
+from marketflow_assets.vpa.rules import PATTERN_IDS, PatternRule, Rules, load_rules
+
+RULE_IDS = tuple(sorted(PATTERN_IDS))
+RULE_ID = pl.Enum(RULE_IDS)
+DIRECTION = pl.Enum(("bullish", "bearish"))
 
 EVENT_COLUMNS = (
     "ticker",
@@ -27,9 +35,9 @@ EVENTS_SCHEMA = pl.Schema(
     {
         "ticker": pl.String,
         "date": pl.Date,
-        "rule_id": pl.String,
+        "rule_id": RULE_ID,
         "rule_version": pl.Int32,
-        "direction": pl.String,
+        "direction": DIRECTION,
         "confidence": pl.Float64,
         "confirmed_at": pl.Date,
         "rules_version": pl.String,
@@ -133,49 +141,76 @@ def detect_events(features: pl.DataFrame, rules: Rules | None = None) -> pl.Data
     """
     rules = rules or load_rules()
     frame = sort_by_ticker(features.select(NEEDED))
-    events = map_ticker_chunks(frame, lambda chunk: _events(chunk, rules))
-    return events.sort("ticker", "date", "rule_id")
+    return concat(map_ticker_chunks(frame, lambda chunk: _events(chunk, rules)))
 
 
 def _events(frame: pl.DataFrame, rules: Rules) -> pl.DataFrame:
-    # Warm-up rows stay in the frame (follow-through is read on consecutive bars) but never fire.
-    frame = frame.with_columns((~pl.col("warmup").fill_null(True)).alias("_ready"))
+    """The events of a piece of whole tickers, in (ticker, date, rule id) order."""
+    patterns = [rules.patterns[rule_id] for rule_id in RULE_IDS]
     conditions = pattern_conditions(rules)
-    confirm_offsets = {
-        rule_id: _confirmation(rule)
-        for rule_id, rule in rules.patterns.items()
-        if rule.confirm_bars > 0
-    }
-    frame = frame.with_columns(
+    # Warm-up rows stay in the frame (follow-through is read on consecutive bars) but never fire.
+    ready = ~pl.col("warmup").fill_null(True)
+    found = frame.select(
         *(
-            (pl.col("_ready") & cond).fill_null(False).alias(f"_is_{rule_id}")
-            for rule_id, cond in conditions.items()
+            (ready & conditions[rule.rule_id]).fill_null(False).alias(rule.rule_id)
+            for rule in patterns
         ),
-        *(offset.alias(f"_after_{rule_id}") for rule_id, offset in confirm_offsets.items()),
+        *(
+            _confirmation(rule).alias(f"_after_{rule.rule_id}")
+            for rule in patterns
+            if rule.confirm_bars > 0
+        ),
+        UP.fill_null(False).alias("_up"),
+        pl.col("volume_rel_mean").log().tanh().fill_nan(0.0).alias("_lean"),
     )
-    found = []
-    for rule_id, rule in rules.patterns.items():
-        hits = frame.filter(pl.col(f"_is_{rule_id}"))
-        if rule_id in confirm_offsets:
-            hits = hits.filter(pl.col(f"_after_{rule_id}").is_not_null()).with_columns(
-                pl.col(f"_after_{rule_id}").alias("confirmed_at")
-            )
-        else:
-            hits = hits.with_columns(pl.col("date").alias("confirmed_at"))
-        found.append(
-            hits.select(
-                "ticker",
-                "date",
-                pl.lit(rule_id).alias("rule_id"),
-                pl.lit(rule.version, pl.Int32).alias("rule_version"),
-                _direction(rule).alias("direction"),
-                _confidence(rule).alias("confidence"),
-                "confirmed_at",
-                pl.lit(rules.version).alias("rules_version"),
-                pl.lit(rules.hash).alias("rules_hash"),
-            )
-        )
-    return pl.concat(found).cast(dict(EVENTS_SCHEMA))
+    hits = np.column_stack([found[rule.rule_id].to_numpy() for rule in patterns])
+    for i, rule in enumerate(patterns):
+        if rule.confirm_bars > 0:
+            hits[:, i] &= found[f"_after_{rule.rule_id}"].is_not_null().to_numpy()
+    # Row-major order: by row (ticker, date), then by rule id.
+    rows, kinds = np.nonzero(hits)
+    table = _rule_table(patterns)
+    against = table["against"][kinds]
+    direction = table["direction"][kinds]
+    direction[against] = found["_up"].to_numpy()[rows[against]]
+    confirmed_at = frame["date"].to_numpy()[rows]
+    for i, rule in enumerate(patterns):
+        if rule.confirm_bars > 0:
+            mine = kinds == i
+            confirmed_at[mine] = found[f"_after_{rule.rule_id}"].to_numpy()[rows[mine]]
+    events = pl.DataFrame(
+        {
+            "ticker": frame["ticker"].gather(rows),
+            "date": frame["date"].gather(rows),
+            "rule_id": pl.Series(RULE_IDS, dtype=RULE_ID).gather(kinds),
+            "rule_version": table["version"][kinds],
+            "direction": pl.Series(DIRECTION.categories, dtype=DIRECTION).gather(direction),
+            "_base": table["base"][kinds],
+            "_weight": table["weight"][kinds],
+            "_lean": found["_lean"].gather(rows),
+            "confirmed_at": pl.Series(confirmed_at, dtype=pl.Date),
+        }
+    )
+    # base + volume_weight * sense * tanh(ln(volume / mean)), clipped to [0, 1].
+    return events.select(
+        *EVENT_COLUMNS[:5],
+        (pl.col("_base") + pl.col("_weight") * pl.col("_lean")).clip(0.0, 1.0).alias("confidence"),
+        "confirmed_at",
+        pl.lit(rules.version).alias("rules_version"),
+        pl.lit(rules.hash).alias("rules_hash"),
+    )
+
+
+def _rule_table(patterns: list[PatternRule]) -> dict[str, np.ndarray]:
+    """Per rule (in the order given): version, fixed direction (0 bullish, 1 bearish), whether
+    the direction is against the bar, confidence base and signed volume weight."""
+    return {
+        "version": np.array([rule.version for rule in patterns], dtype=np.int32),
+        "direction": np.array([rule.direction == "bearish" for rule in patterns], dtype=np.uint8),
+        "against": np.array([rule.direction == "against_bar" for rule in patterns]),
+        "base": np.array([rule.confidence_base for rule in patterns]),
+        "weight": np.array([rule.volume_weight * rule.volume_sense for rule in patterns]),
+    }
 
 
 def _long_wick(wick: pl.Expr, other: pl.Expr, body: pl.Expr, rule: PatternRule) -> pl.Expr:
@@ -184,18 +219,6 @@ def _long_wick(wick: pl.Expr, other: pl.Expr, body: pl.Expr, rule: PatternRule) 
         & (wick >= rule["min_wick"])
         & (other <= rule["max_other_wick"])
     )
-
-
-def _direction(rule: PatternRule) -> pl.Expr:
-    if rule.direction == "against_bar":
-        return pl.when(UP).then(pl.lit("bearish")).otherwise(pl.lit("bullish"))
-    return pl.lit(rule.direction)
-
-
-def _confidence(rule: PatternRule) -> pl.Expr:
-    """base + volume_weight * sense * tanh(ln(volume / mean)), clipped to [0, 1]."""
-    lean = pl.col("volume_rel_mean").log().tanh().fill_nan(0.0)
-    return (rule.confidence_base + rule.volume_weight * rule.volume_sense * lean).clip(0.0, 1.0)
 
 
 def _confirmation(rule: PatternRule) -> pl.Expr:

@@ -2,14 +2,19 @@
 
 score = sum over events confirmed on D of direction * confidence * weight, leaned by the weekly
 trend; thresholds and weights live in rules.yaml under `signals`.
+
+`signal` and `strength` are `pl.Enum`s of the words below.
 """
 
 from __future__ import annotations
 
 import polars as pl
 
-from marketflow_assets.vpa.frame import map_ticker_chunks, sort_by_ticker
+from marketflow_assets.vpa.events import RULE_IDS
+from marketflow_assets.vpa.frame import concat, map_ticker_chunks, sort_by_ticker
+from marketflow_assets.vpa.reasons import EVENT_SET, reason_codes
 from marketflow_assets.vpa.rules import Rules, load_rules
+from marketflow_assets.vpa.scores import by_feature_row
 
 SIGNAL_COLUMNS = (
     "ticker",
@@ -36,6 +41,9 @@ NEEDED = (
 )
 SIGNALS = ("BUY", "SELL", "HOLD")
 STRENGTHS = ("STRONG", "MODERATE", "WEAK")
+SIGNAL = pl.Enum(SIGNALS)
+STRENGTH = pl.Enum(STRENGTHS)
+EVENT_SCORE, EVENT_COUNT = "_event_score", "event_count"
 
 
 def compute_signals(
@@ -48,48 +56,34 @@ def compute_signals(
     `warmup`.
     """
     rules = rules or load_rules()
-    weights = pl.col("rule_id").replace_strict(
-        dict(rules.signals["weights"]), return_dtype=pl.Float64
+    frame = sort_by_ticker(features.select(NEEDED))
+    score, count, kinds = by_feature_row(frame, events, dict(rules.signals["weights"]), RULE_IDS)
+    frame = frame.with_columns(
+        pl.Series(EVENT_SCORE, score),
+        pl.Series(EVENT_COUNT, count),
+        pl.Series(EVENT_SET, kinds),
     )
-    sign = pl.when(pl.col("direction") == "bullish").then(1.0).otherwise(-1.0)
-    by_day = (
-        events.group_by("ticker", "confirmed_at")
-        .agg(
-            (sign * pl.col("confidence") * weights).sum().alias("_event_score"),
-            pl.len().cast(pl.Int32).alias("event_count"),
-            pl.col("rule_id").unique().sort().str.join(",").alias("_event_codes"),
-        )
-        .rename({"confirmed_at": "date"})
-    )
-    frame = sort_by_ticker(features.select(NEEDED)).join(
-        by_day, on=["ticker", "date"], how="left", maintain_order="left"
-    )
-    return map_ticker_chunks(frame, lambda chunk: _signals(chunk, rules))
+    return concat(map_ticker_chunks(frame, lambda chunk: _signals(chunk, rules)))
 
 
 def _signals(frame: pl.DataFrame, rules: Rules) -> pl.DataFrame:
     spec = rules.signals
     threshold, lean = spec["threshold"], spec["weekly_weight"]
     near = rules.features["levels"]["near_atr"]
-    raw = pl.col("_event_score").fill_null(0.0)
+    raw = pl.col(EVENT_SCORE)
     weekly = pl.col("weekly_trend")
     agrees = ((raw > 0) & (weekly == "up")) | ((raw < 0) & (weekly == "down"))
     opposes = ((raw > 0) & (weekly == "down")) | ((raw < 0) & (weekly == "up"))
     score = raw * pl.when(agrees.fill_null(False)).then(1 + lean).when(
         opposes.fill_null(False)
     ).then(1 - lean).otherwise(1.0)
+    score = pl.when(pl.col("warmup")).then(0.0).otherwise(score)
     frame = frame.with_columns(
-        pl.when(pl.col("warmup")).then(0.0).otherwise(score).alias("score"),
-        pl.col("event_count").fill_null(0),
+        score.alias("score"),
+        reason_codes(frame, near, RULE_IDS).alias("reason_codes"),
     )
     score = pl.col("score")
-    signal = (
-        pl.when(score >= threshold)
-        .then(pl.lit("BUY"))
-        .when(score <= -threshold)
-        .then(pl.lit("SELL"))
-        .otherwise(pl.lit("HOLD"))
-    )
+    strength = spec["strength"]
     confidence = (
         pl.when(pl.col("warmup"))
         .then(0.0)
@@ -97,36 +91,30 @@ def _signals(frame: pl.DataFrame, rules: Rules) -> pl.DataFrame:
         .then(1 - (-score.abs()).exp())
         .otherwise(1 - score.abs() / (2 * threshold))
     )
-    frame = frame.with_columns(signal.alias("signal"), confidence.alias("confidence"))
-    strength = spec["strength"]
-    reasons = pl.concat_str(
-        pl.col("_event_codes"),
-        pl.lit("trend_") + pl.col("trend_state"),
-        pl.lit("weekly_") + weekly,
-        pl.when(pl.col("support_distance_atr") <= near).then(pl.lit("near_support")),
-        pl.when(pl.col("resistance_distance_atr") <= near).then(pl.lit("near_resistance")),
-        separator=",",
-        ignore_nulls=True,
-    )
+    frame = frame.with_columns(confidence.alias("confidence"))
     return frame.select(
         "ticker",
         "date",
-        "signal",
+        pl.when(score >= threshold)
+        .then(pl.lit("BUY", SIGNAL))
+        .when(score <= -threshold)
+        .then(pl.lit("SELL", SIGNAL))
+        .otherwise(pl.lit("HOLD", SIGNAL))
+        .alias("signal"),
         pl.when(pl.col("confidence") >= strength["strong"])
-        .then(pl.lit("STRONG"))
+        .then(pl.lit("STRONG", STRENGTH))
         .when(pl.col("confidence") >= strength["moderate"])
-        .then(pl.lit("MODERATE"))
-        .otherwise(pl.lit("WEAK"))
+        .then(pl.lit("MODERATE", STRENGTH))
+        .otherwise(pl.lit("WEAK", STRENGTH))
         .alias("strength"),
         "confidence",
         "score",
-        "event_count",
-        pl.when(pl.col("warmup"))
-        .then(pl.lit("warmup"))
-        .otherwise(reasons)
-        .str.split(",")
-        .alias("reason_codes"),
+        EVENT_COUNT,
+        "reason_codes",
         "warmup",
         pl.lit(rules.version).alias("rules_version"),
         pl.lit(rules.hash).alias("rules_hash"),
-    ).sort("ticker", "date")
+    )
+
+
+
