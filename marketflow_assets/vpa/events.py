@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 
-from marketflow_assets.vpa.frame import concat, map_ticker_chunks, sort_by_ticker
+from marketflow_assets.vpa.frame import concat, map_ticker_chunks, sort_by_ticker, ticker_starts
 from marketflow_assets.vpa.rules import PATTERN_IDS, PatternRule, Rules, load_rules
 
 RULE_IDS = tuple(sorted(PATTERN_IDS))
@@ -151,33 +151,34 @@ def _events(frame: pl.DataFrame, rules: Rules) -> pl.DataFrame:
     # Warm-up rows stay in the frame (follow-through is read on consecutive bars) but never fire.
     ready = ~pl.col("warmup").fill_null(True)
     found = frame.select(
-        *(
-            (ready & conditions[rule.rule_id]).fill_null(False).alias(rule.rule_id)
-            for rule in patterns
-        ),
-        *(
-            _confirmation(rule).alias(f"_after_{rule.rule_id}")
-            for rule in patterns
-            if rule.confirm_bars > 0
-        ),
-        UP.fill_null(False).alias("_up"),
-        pl.col("volume_rel_mean").log().tanh().fill_nan(0.0).alias("_lean"),
+        (ready & conditions[rule.rule_id]).fill_null(False).alias(rule.rule_id) for rule in patterns
     )
-    hits = np.column_stack([found[rule.rule_id].to_numpy() for rule in patterns])
+    dates = frame["date"].to_physical().to_numpy()
+    follow = _FollowThrough(frame)
+    keys, confirmed = [], {}
     for i, rule in enumerate(patterns):
+        rows = np.flatnonzero(found[rule.rule_id].to_numpy())
         if rule.confirm_bars > 0:
-            hits[:, i] &= found[f"_after_{rule.rule_id}"].is_not_null().to_numpy()
-    # Row-major order: by row (ticker, date), then by rule id.
-    rows, kinds = np.nonzero(hits)
+            rows, confirmed[i] = follow.confirm(rows, rule)
+        keys.append(rows * len(patterns) + i)
+    # By row (ticker, date), then by rule id.
+    key = np.sort(np.concatenate(keys))
+    rows, kinds = np.divmod(key, len(patterns))
+    confirmed_at = dates[rows]
+    for i, at in confirmed.items():
+        confirmed_at[np.searchsorted(key, keys[i])] = at
     table = _rule_table(patterns)
-    against = table["against"][kinds]
     direction = table["direction"][kinds]
-    direction[against] = found["_up"].to_numpy()[rows[against]]
-    confirmed_at = frame["date"].to_numpy()[rows]
-    for i, rule in enumerate(patterns):
-        if rule.confirm_bars > 0:
-            mine = kinds == i
-            confirmed_at[mine] = found[f"_after_{rule.rule_id}"].to_numpy()[rows[mine]]
+    against = table["against"][kinds]
+    # A bar that closes up reads bearish; down or unchanged (or unknown), bullish.
+    with np.errstate(invalid="ignore"):
+        direction[against] = frame["close_change"].to_numpy()[rows[against]] > 0
+    fresh = np.empty(rows.size, dtype=bool)
+    fresh[:1] = True
+    np.not_equal(rows[1:], rows[:-1], out=fresh[1:])
+    lean = (frame["volume_rel_mean"].gather(rows[fresh]).log().tanh().fill_nan(0.0)).gather(
+        np.cumsum(fresh) - 1
+    )
     events = pl.DataFrame(
         {
             "ticker": frame["ticker"].gather(rows),
@@ -187,8 +188,8 @@ def _events(frame: pl.DataFrame, rules: Rules) -> pl.DataFrame:
             "direction": pl.Series(DIRECTION.categories, dtype=DIRECTION).gather(direction),
             "_base": table["base"][kinds],
             "_weight": table["weight"][kinds],
-            "_lean": found["_lean"].gather(rows),
-            "confirmed_at": pl.Series(confirmed_at, dtype=pl.Date),
+            "_lean": lean,
+            "confirmed_at": pl.Series(confirmed_at.astype(np.int32)).cast(pl.Date),
         }
     )
     # base + volume_weight * sense * tanh(ln(volume / mean)), clipped to [0, 1].
@@ -199,6 +200,54 @@ def _events(frame: pl.DataFrame, rules: Rules) -> pl.DataFrame:
         pl.lit(rules.version).alias("rules_version"),
         pl.lit(rules.hash).alias("rules_hash"),
     )
+
+
+class _FollowThrough:
+    """The bars after a pattern bar, read for the follow-through that confirms it."""
+
+    def __init__(self, frame: pl.DataFrame) -> None:
+        starts = ticker_starts(frame)
+        # One past the last row of each row's ticker.
+        self.end = np.repeat(
+            np.append(starts[1:], frame.height), np.diff(starts, append=frame.height)
+        )
+        self.low = frame["low"].to_numpy()
+        self.high = frame["high"].to_numpy()
+        self.close = frame["close"].to_numpy()
+        self.ratio = frame["split_ratio"].fill_null(1.0).to_numpy()
+        self.dates = frame["date"].to_physical().to_numpy()
+
+    def confirm(self, rows: np.ndarray, rule: PatternRule) -> tuple[np.ndarray, np.ndarray]:
+        """The pattern rows that are confirmed and the date of the bar confirming each.
+
+        Bullish: the first of the next `confirm_bars` bars of the same ticker to close above the
+        pattern bar's close with no low below its low up to it; bearish: the mirror. Later
+        prices are put on the pattern bar's basis through any split between.
+        """
+        bullish = rule.direction == "bullish"
+        last = self.end.size - 1
+        factor = np.ones(rows.size)
+        extreme = None
+        confirmed_at = np.zeros(rows.size, dtype=self.dates.dtype)
+        done = np.zeros(rows.size, dtype=bool)
+        for j in range(1, rule.confirm_bars + 1):
+            later = np.minimum(rows + j, last)
+            inside = rows + j < self.end[rows]
+            factor = factor * np.where(rows + j <= last, self.ratio[later], 1.0)
+            price = (self.low if bullish else self.high)[later] * factor
+            if extreme is None:
+                extreme = price
+            else:
+                extreme = np.minimum(extreme, price) if bullish else np.maximum(extreme, price)
+            close = self.close[later] * factor
+            if bullish:
+                follows = (close > self.close[rows]) & (extreme >= self.low[rows])
+            else:
+                follows = (close < self.close[rows]) & (extreme <= self.high[rows])
+            now = inside & follows & ~done
+            confirmed_at[now] = self.dates[later[now]]
+            done |= now
+        return rows[done], confirmed_at[done]
 
 
 def _rule_table(patterns: list[PatternRule]) -> dict[str, np.ndarray]:
@@ -219,36 +268,3 @@ def _long_wick(wick: pl.Expr, other: pl.Expr, body: pl.Expr, rule: PatternRule) 
         & (wick >= rule["min_wick"])
         & (other <= rule["max_other_wick"])
     )
-
-
-def _confirmation(rule: PatternRule) -> pl.Expr:
-    """Date of the first of the next `confirm_bars` bars that follows through, else null.
-
-    Bullish: a close above the pattern bar's close with no low below its low in between;
-    bearish: the mirror. Later prices are put on the pattern bar's basis through any split.
-    """
-    bullish = rule.direction == "bullish"
-    factor = pl.lit(1.0)
-    extreme = None
-    confirmed = pl.lit(None, pl.Date)
-    checks = []
-    for j in range(1, rule.confirm_bars + 1):
-        same_ticker = pl.col("ticker").shift(-j) == pl.col("ticker")
-        factor = factor * pl.col("split_ratio").shift(-j).fill_null(1.0)
-        price = (pl.col("low") if bullish else pl.col("high")).shift(-j) * factor
-        extreme = (
-            price
-            if extreme is None
-            else (
-                pl.min_horizontal(extreme, price) if bullish else pl.max_horizontal(extreme, price)
-            )
-        )
-        close = pl.col("close").shift(-j) * factor
-        if bullish:
-            follows = (close > pl.col("close")) & (extreme >= pl.col("low"))
-        else:
-            follows = (close < pl.col("close")) & (extreme <= pl.col("high"))
-        checks.append((same_ticker & follows, pl.col("date").shift(-j)))
-    for ok, date in reversed(checks):
-        confirmed = pl.when(ok.fill_null(False)).then(date).otherwise(confirmed)
-    return confirmed

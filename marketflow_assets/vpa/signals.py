@@ -115,6 +115,3 @@ def _signals(frame: pl.DataFrame, rules: Rules) -> pl.DataFrame:
         pl.lit(rules.version).alias("rules_version"),
         pl.lit(rules.hash).alias("rules_hash"),
     )
-
-
-
