@@ -1,9 +1,9 @@
 """Events summed onto the feature rows whose date they were confirmed on.
 
-For each row of a frame sorted by ticker and date: the sum of direction * confidence * weight
-over the events confirmed on that row's (ticker, date), how many there are, and which rules
-they come from (a bit per rule). The sum is Kahan-compensated and taken in the events' own
-order, as Polars' grouped sum does, so that the result has the same bits as
+For each row of a piece of whole tickers sorted by date: the sum of direction * confidence *
+weight over the events confirmed on that row's (ticker, date), how many there are, and which
+rules they come from (a bit per rule). The sum is Kahan-compensated and taken in the events'
+own order, as Polars' grouped sum does, so that the result has the same bits as
 `events.group_by("ticker", "confirmed_at").agg(value.sum())`.
 """
 
@@ -16,51 +16,88 @@ import polars as pl
 
 from marketflow_assets.vpa.frame import ticker_starts
 
-DAY_OFFSET = 1 << 31
 
+class EventScores:
+    """The events' values, grouped by ticker, ready to be summed onto pieces of feature rows."""
 
-def by_feature_row(
-    frame: pl.DataFrame,
-    events: pl.DataFrame,
-    weights: Mapping[str, float],
-    rule_ids: tuple[str, ...],
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Score (0 without events), event count and rule bits per row of `frame`."""
-    n = frame.height
-    score, count = np.zeros(n), np.zeros(n, dtype=np.int32)
-    kinds = np.zeros(n, dtype=np.uint16)
-    values = _event_values(events, weights, rule_ids)
-    values = values.filter(pl.col("ticker").is_not_null() & pl.col("confirmed_at").is_not_null())
-    if values.height == 0 or n == 0:
+    def __init__(
+        self, events: pl.DataFrame, weights: Mapping[str, float], rule_ids: tuple[str, ...]
+    ) -> None:
+        values = _event_values(events, weights, rule_ids).filter(
+            pl.col("ticker").is_not_null() & pl.col("confirmed_at").is_not_null()
+        )
+        runs = ticker_starts(values)
+        run_tickers = values["ticker"].gather(runs)
+        if (
+            run_tickers.len() > 1
+            and not (run_tickers.slice(1) > run_tickers.slice(0, run_tickers.len() - 1)).all()
+        ):
+            # Grouped by ticker, each ticker's events kept in their order.
+            values = values.sort("ticker", maintain_order=True)
+            runs = ticker_starts(values)
+            run_tickers = values["ticker"].gather(runs)
+        self.values = values
+        self.run_tickers = run_tickers
+        self.run_bounds = np.append(runs, values.height)
+
+    def by_row(self, piece: pl.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Score (0 without events), event count and rule bits per row of `piece` (whole
+        tickers, sorted by ticker and date)."""
+        n = piece.height
+        score, count = np.zeros(n), np.zeros(n, dtype=np.int32)
+        kinds = np.zeros(n, dtype=np.uint16)
+        if n == 0 or self.values.height == 0:
+            return score, count, kinds
+        rows, values = self._rows(piece)
+        found = rows >= 0
+        if not found.any():
+            return score, count, kinds
+        order = np.argsort(rows[found], kind="stable")
+        target = rows[found][order]
+        value = values["_value"].to_numpy()[found][order]
+        missing = values["_value"].is_null().to_numpy()[found][order]
+        code = values["_code"].to_numpy().astype(np.uint16)[found][order]
+        first = np.flatnonzero(np.diff(target, prepend=-1))
+        size = np.diff(first, append=target.size)
+        total, err = np.zeros(first.size), np.zeros(first.size)
+        bits = np.zeros(first.size, dtype=np.uint16)
+        for k in range(int(size.max())):
+            live = np.flatnonzero(size > k)
+            bits[live] |= np.left_shift(np.uint16(1), code[first[live] + k])
+            add = live[~missing[first[live] + k]]
+            val = value[first[add] + k]
+            finite = np.isfinite(val)
+            # Kahan: y = v - err; s' = s + y; err = (s' - s) - y (non-finite values added plainly).
+            y = val - err[add]
+            s_new = total[add] + y
+            err_new = (s_new - total[add]) - y
+            total[add] = np.where(finite, s_new, total[add] + val)
+            err[add] = np.where(finite, err_new, err[add])
+        rows_hit = target[first]
+        score[rows_hit] = total
+        count[rows_hit] = size
+        kinds[rows_hit] = bits
         return score, count, kinds
-    rows = _feature_rows(frame, values)
-    found = rows >= 0
-    order = np.argsort(rows[found], kind="stable")
-    target = rows[found][order]
-    value = values["_value"].to_numpy()[found][order]
-    missing = values["_value"].is_null().to_numpy()[found][order]
-    code = values["_code"].to_numpy().astype(np.uint16)[found][order]
-    first = np.flatnonzero(np.diff(target, prepend=-1))
-    size = np.diff(first, append=target.size)
-    total, err, bits = np.zeros(first.size), np.zeros(first.size), np.zeros(first.size, np.uint16)
-    for k in range(int(size.max())):
-        live = np.flatnonzero(size > k)
-        at = first[live] + k
-        bits[live] |= np.left_shift(np.uint16(1), code[at])
-        add = live[~missing[at]]
-        val = value[first[add] + k]
-        finite = np.isfinite(val)
-        # Kahan: y = v - err; s' = s + y; err = (s' - s) - y (non-finite values added plainly).
-        y = val - err[add]
-        s_new = total[add] + y
-        err_new = (s_new - total[add]) - y
-        total[add] = np.where(finite, s_new, total[add] + val)
-        err[add] = np.where(finite, err_new, err[add])
-    rows_hit = target[first]
-    score[rows_hit] = total
-    count[rows_hit] = size
-    kinds[rows_hit] = bits
-    return score, count, kinds
+
+    def _rows(self, piece: pl.DataFrame) -> tuple[np.ndarray, pl.DataFrame]:
+        """The events of the piece's tickers and the piece row of each (-1 where its date is
+        not among the ticker's rows)."""
+        starts = ticker_starts(piece)
+        tickers = piece["ticker"].gather(starts)
+        lo = int(self.run_tickers.search_sorted(tickers[0], side="left"))
+        hi = int(self.run_tickers.search_sorted(tickers[-1], side="right"))
+        run_tickers = self.run_tickers.slice(lo, hi - lo)
+        at = tickers.search_sorted(run_tickers, side="left").to_numpy().astype(np.int64)
+        at = np.minimum(at, tickers.len() - 1)
+        run_id = np.where(tickers.gather(at).to_numpy() == run_tickers.to_numpy(), at, -1)
+        first, stop = self.run_bounds[lo], self.run_bounds[hi]
+        values = self.values.slice(first, stop - first)
+        event_id = np.repeat(run_id, np.diff(self.run_bounds[lo : hi + 1]))
+        row_id = np.repeat(np.arange(starts.size), np.diff(starts, append=piece.height))
+        row_key = _key(row_id, piece["date"])
+        event_key = _key(event_id, values["confirmed_at"])
+        pos = np.minimum(np.searchsorted(row_key, event_key), piece.height - 1)
+        return np.where((event_id >= 0) & (row_key[pos] == event_key), pos, -1), values
 
 
 def _event_values(
@@ -85,31 +122,7 @@ def _event_values(
     )
 
 
-def _feature_rows(frame: pl.DataFrame, values: pl.DataFrame) -> np.ndarray:
-    """Row of `frame` with each event's (ticker, confirmed_at), -1 where there is none."""
-    starts = ticker_starts(frame)
-    tickers = frame["ticker"].gather(starts)
-    runs = ticker_starts(values)
-    run_ticker = pl.DataFrame({"ticker": values["ticker"].gather(runs)})
-    run_id = (
-        run_ticker.join(
-            pl.DataFrame({"ticker": tickers, "_id": np.arange(starts.size, dtype=np.int64)}),
-            on="ticker",
-            how="left",
-            maintain_order="left",
-        )["_id"]
-        .fill_null(-1)
-        .to_numpy()
-    )
-    event_id = np.repeat(run_id, np.diff(runs, append=values.height))
-    row_id = np.repeat(np.arange(starts.size, dtype=np.int64), np.diff(starts, append=frame.height))
-    row_key = _key(row_id, frame["date"])
-    event_key = _key(event_id, values["confirmed_at"])
-    at = np.minimum(np.searchsorted(row_key, event_key), frame.height - 1)
-    return np.where((event_id >= 0) & (row_key[at] == event_key), at, -1)
-
-
 def _key(ticker_id: np.ndarray, dates: pl.Series) -> np.ndarray:
-    """(ticker number, date) as one increasing integer."""
-    days = dates.to_physical().cast(pl.Int64).to_numpy()
-    return (ticker_id << 32) + (days + DAY_OFFSET)
+    """(ticker number in the piece, date) as one increasing integer."""
+    days = dates.to_physical().to_numpy().astype(np.int64)
+    return (ticker_id.astype(np.int64) << 32) + (days + (1 << 31))

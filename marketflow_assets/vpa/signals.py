@@ -14,7 +14,7 @@ from marketflow_assets.vpa.events import RULE_IDS
 from marketflow_assets.vpa.frame import concat, map_ticker_chunks, sort_by_ticker
 from marketflow_assets.vpa.reasons import EVENT_SET, reason_codes
 from marketflow_assets.vpa.rules import Rules, load_rules
-from marketflow_assets.vpa.scores import by_feature_row
+from marketflow_assets.vpa.scores import EventScores
 
 SIGNAL_COLUMNS = (
     "ticker",
@@ -57,16 +57,17 @@ def compute_signals(
     """
     rules = rules or load_rules()
     frame = sort_by_ticker(features.select(NEEDED))
-    score, count, kinds = by_feature_row(frame, events, dict(rules.signals["weights"]), RULE_IDS)
+    scores = EventScores(events, rules.signals["weights"], RULE_IDS)
+    return concat(map_ticker_chunks(frame, lambda chunk: _signals(chunk, scores, rules)))
+
+
+def _signals(frame: pl.DataFrame, scores: EventScores, rules: Rules) -> pl.DataFrame:
+    score, count, kinds = scores.by_row(frame)
     frame = frame.with_columns(
         pl.Series(EVENT_SCORE, score),
         pl.Series(EVENT_COUNT, count),
         pl.Series(EVENT_SET, kinds),
     )
-    return concat(map_ticker_chunks(frame, lambda chunk: _signals(chunk, rules)))
-
-
-def _signals(frame: pl.DataFrame, rules: Rules) -> pl.DataFrame:
     spec = rules.signals
     threshold, lean = spec["threshold"], spec["weekly_weight"]
     near = rules.features["levels"]["near_atr"]
