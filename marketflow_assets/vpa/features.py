@@ -181,7 +181,10 @@ def _running_columns(frame: pl.DataFrame, spec: dict) -> pl.DataFrame:
     fast, slow = spec["trend"]["fast"], spec["trend"]["slow"]
     obv_n = spec["obv_window"]
     prev_close = lag(C, 1)
-    true_range = pl.max_horizontal(pl.col(H), prev_close) - pl.min_horizontal(pl.col(L), prev_close)
+    # max(high, previous close) - min(low, previous close); the high and low on the first bar.
+    true_range = pl.when(prev_close > pl.col(H)).then(prev_close).otherwise(pl.col(H)) - pl.when(
+        prev_close < pl.col(L)
+    ).then(prev_close).otherwise(pl.col(L))
     signed_volume = (
         pl.when(pl.col(N) == 0)
         .then(pl.col(V))
@@ -251,13 +254,10 @@ def _bar_columns(spec: dict) -> list[pl.Expr]:
         ((pl.col(V) < lag(V, 1)) & (pl.col(V) < lag(V, 2))).alias("volume_below_prior_two"),
         (pl.col("high") - pl.col("low")).alias("range"),
         pl.when(flat).then(0.0).otherwise((pl.col(C) - pl.col(O)).abs() / spread).alias("body"),
+        pl.when(flat).then(0.0).otherwise((pl.col(H) - _larger(O, C)) / spread).alias("upper_wick"),
         pl.when(flat)
         .then(0.0)
-        .otherwise((pl.col(H) - pl.max_horizontal(O, C)) / spread)
-        .alias("upper_wick"),
-        pl.when(flat)
-        .then(0.0)
-        .otherwise((pl.min_horizontal(O, C) - pl.col(L)) / spread)
+        .otherwise((_smaller(O, C) - pl.col(L)) / spread)
         .alias("lower_wick"),
         pl.when(flat).then(0.5).otherwise((pl.col(C) - pl.col(L)) / spread).alias("close_location"),
         (pl.col(C) / prev_close - 1).alias("close_change"),
@@ -319,6 +319,14 @@ def rolling_extremes(frame: pl.DataFrame, windows: tuple[int, ...]) -> pl.DataFr
                 smaller(low, low.shift(rest)).alias(f"{L}{window}"),
             ]
     return frame.with_columns(combined)
+
+
+def _larger(a: str, b: str) -> pl.Expr:
+    return pl.when(pl.col(a) >= pl.col(b)).then(pl.col(a)).otherwise(pl.col(b))
+
+
+def _smaller(a: str, b: str) -> pl.Expr:
+    return pl.when(pl.col(a) <= pl.col(b)).then(pl.col(a)).otherwise(pl.col(b))
 
 
 def _window(expr: pl.Expr, bars: int) -> pl.Expr:

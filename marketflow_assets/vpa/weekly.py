@@ -15,24 +15,43 @@ MAX_WEEK_BARS = 5
 TREND = pl.Enum(("up", "down", "sideways"))
 
 
+def _tree_sum(terms: list[pl.Expr]) -> pl.Expr:
+    """The sum in the order `pl.sum_horizontal` adds its inputs (halves, left half smaller)."""
+    if len(terms) == 1:
+        return terms[0]
+    middle = len(terms) // 2
+    return _tree_sum(terms[:middle]) + _tree_sum(terms[middle:])
+
+
 def weekly_columns(frame: pl.DataFrame, spec: dict) -> list[pl.Series]:
     """Partial-week bar, week-over-week change, and trend and volume against earlier weeks."""
     weeks = spec["weekly"]["weeks"]
     week = (pl.col("date").cast(pl.Int32) + 3) // 7  # Monday-based week number
     daily = frame.select(START, N, O, H, L, C, V, week.alias("_week"))
-    same_week = [pl.col("_week") == lag("_week", k) for k in range(1, MAX_WEEK_BARS)]
-
-    def so_far(column: str, k: int) -> pl.Expr:
-        return pl.when(same_week[k - 1]).then(lag(column, k))
-
+    # Dates being sorted, the bars of a week so far are the last `week_bars` rows (at most
+    # MAX_WEEK_BARS are read); maxima, minima and the sum run back from the day itself.
+    same_week = [
+        (pl.col("_week") == lag("_week", k)).fill_null(False) for k in range(1, MAX_WEEK_BARS)
+    ]
     new_week = (pl.col(N) == 0) | (pl.col("_week") != pl.col("_week").shift(1))
-    lags = range(1, MAX_WEEK_BARS)
     daily = daily.with_columns(
         new_week.alias("_new_week"),
-        (1 + pl.sum_horizontal(s.fill_null(False) for s in same_week)).alias("week_bars"),
-        pl.max_horizontal(H, *(so_far(H, k) for k in lags)).alias("week_high"),
-        pl.min_horizontal(L, *(so_far(L, k) for k in lags)).alias("week_low"),
-        pl.sum_horizontal(V, *(so_far(V, k) for k in lags)).alias("week_volume"),
+        *(s.alias(f"_same{k}") for k, s in enumerate(same_week, start=1)),
+    )
+    high, low, volumes = pl.col(H), pl.col(L), [pl.col(V)]
+    for k in range(1, MAX_WEEK_BARS):
+        same = pl.col(f"_same{k}")
+        high = pl.when(same & (pl.col(H).shift(k) > high)).then(pl.col(H).shift(k)).otherwise(high)
+        low = pl.when(same & (pl.col(L).shift(k) < low)).then(pl.col(L).shift(k)).otherwise(low)
+        volumes.append(pl.when(same).then(pl.col(V).shift(k)).otherwise(0.0))
+    volume = _tree_sum(volumes)
+    daily = daily.with_columns(
+        (1 + pl.sum_horizontal(pl.col(f"_same{k}") for k in range(1, MAX_WEEK_BARS))).alias(
+            "week_bars"
+        ),
+        high.alias("week_high"),
+        low.alias("week_low"),
+        volume.alias("week_volume"),
     )
     # One row per week: the open, the week before (complete), and windows over earlier weeks.
     by_week = daily.select(
