@@ -20,7 +20,7 @@ import numpy as np
 import polars as pl
 
 REQUIRED = ("ticker", "date", "open", "high", "low", "close", "volume")
-CHUNK_ROWS = 131_072
+CHUNK_ROWS = 524_288
 WORKERS = 2
 
 # Working columns: first row of the row's ticker, bars of the ticker before it, the cumulative

@@ -15,6 +15,7 @@ LEVEL_PRICE_COLUMNS = ("pivot_high", "pivot_low", "support", "resistance")
 # Extremes of the pivot window (2n + 1 bars) ending at each bar, computed with the other
 # rolling extremes of the piece.
 PIVOT_HIGH_WINDOW, PIVOT_LOW_WINDOW = "_pivot_high_window", "_pivot_low_window"
+BLOCK = 32768
 
 
 def level_columns(frame: pl.DataFrame, spec: dict) -> list[pl.Series]:
@@ -32,28 +33,36 @@ def level_columns(frame: pl.DataFrame, spec: dict) -> list[pl.Series]:
         _pivot(H, PIVOT_HIGH_WINDOW, n).alias("pivot_high"),
         _pivot(L, PIVOT_LOW_WINDOW, n).alias("pivot_low"),
     )
+    close, atr = frame[C].to_numpy(), frame["atr14"].to_numpy()
     rows = np.arange(frame.height)
     # A candidate confirmed at row r stands at bar r - n: it counts at row t when it is of t's
     # ticker and no more than `max_age_bars` bars before t.
     oldest = np.maximum(frame[START].to_numpy(), rows - (levels["max_age_bars"] - n))
-    candidates = np.empty((2 * kept, frame.height))
-    for i, kind in enumerate(pivots.columns):
-        _recent(pivots[kind].to_numpy(), oldest, candidates[i * kept : (i + 1) * kept])
-    close, atr = frame[C].to_numpy(), frame["atr14"].to_numpy()
-    # Absent candidates are NaN, which fmin/fmax skip; prices being positive, p / (p > close)
-    # is p or +inf and p * (p < close) is p or 0: plain arithmetic, no masks.
+    recent = [_Recent(pivots[kind].to_numpy()) for kind in pivots.columns]
+    support, resistance = np.empty(frame.height), np.empty(frame.height)
+    support_touches, resistance_touches = np.empty(frame.height), np.empty(frame.height)
+    scratch = _Scratch(2 * kept, min(BLOCK, frame.height))
+    tolerance = levels["touch_atr"] * atr
+    # Block by block, so that the candidates of a block stay in the CPU cache.
+    for lo in range(0, frame.height, BLOCK):
+        hi = min(lo + BLOCK, frame.height)
+        work = scratch.view(hi - lo)
+        for i, pivot in enumerate(recent):
+            pivot.fill(work, i * kept, kept, lo, hi, oldest[lo:hi])
+        _nearest(
+            work,
+            close[lo:hi],
+            tolerance[lo:hi],
+            (support[lo:hi], support_touches[lo:hi]),
+            (resistance[lo:hi], resistance_touches[lo:hi]),
+        )
     with np.errstate(divide="ignore", invalid="ignore"):
-        resistance = np.fmin.reduce(candidates / (candidates > close), axis=0)
-        support = np.fmax.reduce(candidates * (candidates < close), axis=0)
-        resistance[np.isinf(resistance)] = np.nan
-        support[support == 0] = np.nan
-        tolerance = levels["touch_atr"] * atr
         columns = {
             "support": support,
-            "support_touches": _touches(candidates, support, tolerance),
+            "support_touches": support_touches,
             "support_distance_atr": (close - support) / atr,
             "resistance": resistance,
-            "resistance_touches": _touches(candidates, resistance, tolerance),
+            "resistance_touches": resistance_touches,
             "resistance_distance_atr": (resistance - close) / atr,
         }
     return [
@@ -63,29 +72,89 @@ def level_columns(frame: pl.DataFrame, spec: dict) -> list[pl.Series]:
     ]
 
 
+class _Scratch:
+    """Working arrays for one block of rows, reused from block to block (fresh temporaries of
+    this size cost page faults on every numpy operation)."""
+
+    def __init__(self, candidates: int, rows: int) -> None:
+        self.candidates = np.empty((candidates, rows))
+        self.values = np.empty((candidates, rows))
+        self.flags = np.empty((candidates, rows), dtype=bool)
+        self.index = np.empty(rows, dtype=np.int64)
+        self.rows = np.empty(rows, dtype=np.int64)
+        self.mask = np.empty(rows, dtype=bool)
+
+    def view(self, rows: int) -> _Scratch:
+        """The same arrays cut to `rows` rows."""
+        view = object.__new__(_Scratch)
+        view.candidates = self.candidates[:, :rows]
+        view.values = self.values[:, :rows]
+        view.flags = self.flags[:, :rows]
+        view.index, view.rows, view.mask = self.index[:rows], self.rows[:rows], self.mask[:rows]
+        return view
+
+
+def _nearest(
+    work: _Scratch,
+    close: np.ndarray,
+    tolerance: np.ndarray,
+    support: tuple[np.ndarray, np.ndarray],
+    resistance: tuple[np.ndarray, np.ndarray],
+) -> None:
+    """Into `support` and `resistance` (level, touches): the highest candidate below the close
+    and the lowest above it (NaN where there is none), and how many candidates lie within
+    `tolerance` of each.
+
+    Absent candidates are NaN, which fmin/fmax skip; prices being positive, p / (p > close)
+    is p or +inf and p * (p < close) is p or 0: plain arithmetic, no masks.
+    """
+    candidates, values, flags = work.candidates, work.values, work.flags
+    with np.errstate(divide="ignore", invalid="ignore"):
+        np.greater(candidates, close, out=flags)
+        np.divide(candidates, flags, out=values)
+        np.fmin.reduce(values, axis=0, out=resistance[0])
+        np.less(candidates, close, out=flags)
+        np.multiply(candidates, flags, out=values)
+        np.fmax.reduce(values, axis=0, out=support[0])
+        resistance[0][np.isinf(resistance[0])] = np.nan
+        support[0][support[0] == 0] = np.nan
+        for level, touches in (support, resistance):
+            np.subtract(candidates, level, out=values)
+            np.abs(values, out=values)
+            np.less_equal(values, tolerance, out=flags)
+            np.add.reduce(flags, axis=0, dtype=np.float64, out=touches)
+            touches[np.isnan(level)] = np.nan
+
+
 def _pivot(column: str, window_extreme: str, n: int) -> pl.Expr:
     """The price of bar t - n where it is the extreme of bars [t - 2n, t], confirmed at t."""
     candidate = pl.col(column).shift(n)
     return pl.when((pl.col(N) >= 2 * n) & (candidate == pl.col(window_extreme))).then(candidate)
 
 
-def _recent(confirmed: np.ndarray, oldest: np.ndarray, out: np.ndarray) -> None:
-    """Into the rows of `out`: prices of the last pivots confirmed by each row (newest first)
-    that were confirmed at or after the row's `oldest` row; NaN where there are fewer."""
-    is_pivot = ~np.isnan(confirmed)
-    at = np.flatnonzero(is_pivot)
-    # Entry 0 stands for "no pivot": confirmed before every row, with no price.
-    confirmed_at = np.concatenate(([-1], at))
-    prices = np.concatenate(([np.nan], confirmed[at]))
-    seen = np.cumsum(is_pivot)
-    for k, row in enumerate(out):
-        j = np.maximum(seen - k, 0)
-        np.take(prices, j, out=row)
-        row[confirmed_at[j] < oldest] = np.nan
+class _Recent:
+    """The pivots of one kind confirmed in a piece, read back from any row."""
 
+    def __init__(self, confirmed: np.ndarray) -> None:
+        is_pivot = ~np.isnan(confirmed)
+        at = np.flatnonzero(is_pivot)
+        # Entry 0 stands for "no pivot": confirmed before every row, with no price.
+        self.confirmed_at = np.concatenate(([-1], at))
+        self.prices = np.concatenate(([np.nan], confirmed[at]))
+        self.seen = np.cumsum(is_pivot)
 
-def _touches(candidates: np.ndarray, level: np.ndarray, tolerance: np.ndarray) -> np.ndarray:
-    """How many candidate pivots lie within `tolerance` of the level (NaN where there is none)."""
-    near = (np.abs(candidates - level) <= tolerance).sum(axis=0, dtype=np.float64)
-    near[np.isnan(level)] = np.nan
-    return near
+    def fill(
+        self, work: _Scratch, first: int, kept: int, lo: int, hi: int, oldest: np.ndarray
+    ) -> None:
+        """Into candidate rows first.. first + kept of `work`: for rows lo..hi, prices of the
+        last pivots confirmed by the row (newest first) that were confirmed at or after its
+        `oldest` row; NaN where there are fewer."""
+        seen, j = self.seen[lo:hi], work.index
+        for k in range(kept):
+            row = work.candidates[first + k]
+            np.subtract(seen, k, out=j)
+            np.maximum(j, 0, out=j)
+            np.take(self.prices, j, out=row, mode="clip")
+            np.take(self.confirmed_at, j, out=work.rows, mode="clip")
+            np.less(work.rows, oldest, out=work.mask)
+            np.copyto(row, np.nan, where=work.mask)
