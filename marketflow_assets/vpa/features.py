@@ -147,16 +147,18 @@ def _features(chunk: pl.DataFrame, rules: Rules) -> pl.DataFrame:
     spec = rules.features
     frame = prepare(chunk)
     split = not (chunk["split_ratio"] == 1.0).all()
+    # Shifts leave columns in several chunks; each step's results are made contiguous, so that
+    # later steps (and the caller's selects) need not align chunks.
     frame = frame.hstack(_running_columns(frame, spec)).hstack(_extreme_columns(frame, spec))
-    frame = frame.with_columns(*_bar_columns(spec), *_relative_columns(spec))
-    frame = frame.with_columns(*level_columns(frame, spec), *weekly_columns(frame, spec))
+    frame = frame.with_columns(*_bar_columns(spec), *_relative_columns(spec)).rechunk()
+    frame = frame.with_columns(*level_columns(frame, spec), *weekly_columns(frame, spec)).rechunk()
     return frame.select(
         *FEATURE_COLUMNS[:8],
         (pl.col(N) < spec["warmup_bars"]).alias("warmup"),
         *(_as_of(c, split) for c in FEATURE_COLUMNS[9:-2]),
         pl.lit(rules.version).alias("rules_version"),
         pl.lit(rules.hash).alias("rules_hash"),
-    )
+    ).rechunk()
 
 
 def _as_of(column: str, split: bool) -> pl.Expr:
@@ -237,7 +239,7 @@ def _running_columns(frame: pl.DataFrame, spec: dict) -> pl.DataFrame:
         _shift("_sma_slow", slow).alias("sma50"),
         "obv",
         (pl.col("_sv_sum") / pl.col("_v_sum")).alias("obv_trend20"),
-    )
+    ).rechunk()
 
 
 def _shift(column: str, window: int) -> pl.Expr:
@@ -281,7 +283,7 @@ def _extreme_columns(frame: pl.DataFrame, spec: dict) -> pl.DataFrame:
         _window(pl.col(f"{L}{long}").shift(1), long).alias("range_low60"),
         pl.col(f"{H}{pivot}").alias(PIVOT_HIGH_WINDOW),
         pl.col(f"{L}{pivot}").alias(PIVOT_LOW_WINDOW),
-    )
+    ).rechunk()
 
 
 def rolling_extremes(frame: pl.DataFrame, windows: tuple[int, ...]) -> pl.DataFrame:
@@ -306,7 +308,7 @@ def rolling_extremes(frame: pl.DataFrame, windows: tuple[int, ...]) -> pl.DataFr
         frame = frame.with_columns(
             larger(high, high.shift(span)).alias(f"{H}{2 * span}"),
             smaller(low, low.shift(span)).alias(f"{L}{2 * span}"),
-        )
+        ).rechunk()
         span *= 2
     combined = []
     for window in windows:
