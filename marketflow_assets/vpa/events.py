@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 
-from marketflow_assets.vpa.frame import concat, map_ticker_chunks, sort_by_ticker, ticker_starts
+from marketflow_assets.vpa.frame import concat, map_ticker_chunks, ordered, ticker_starts
 from marketflow_assets.vpa.rules import PATTERN_IDS, PatternRule, Rules, load_rules
 
 RULE_IDS = tuple(sorted(PATTERN_IDS))
@@ -140,8 +140,8 @@ def detect_events(features: pl.DataFrame, rules: Rules | None = None) -> pl.Data
     Warm-up rows never produce events. Events are sorted by ticker, bar date and rule.
     """
     rules = rules or load_rules()
-    frame = sort_by_ticker(features.select(NEEDED))
-    return concat(map_ticker_chunks(frame, lambda chunk: _events(chunk, rules)))
+    frame, starts = ordered(features.select(NEEDED))
+    return concat(map_ticker_chunks(frame, lambda chunk: _events(chunk, rules), starts))
 
 
 def _events(frame: pl.DataFrame, rules: Rules) -> pl.DataFrame:

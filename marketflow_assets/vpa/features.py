@@ -24,7 +24,7 @@ from marketflow_assets.vpa.frame import (
     concat,
     lag,
     map_ticker_chunks,
-    normalise,
+    normalised,
     prepare,
 )
 from marketflow_assets.vpa.levels import (
@@ -140,7 +140,8 @@ def compute_features(bars: pl.DataFrame, rules: Rules | None = None) -> pl.DataF
     date, so a split is neither a gap nor a volume spike.
     """
     rules = rules or load_rules()
-    return concat(map_ticker_chunks(normalise(bars), lambda chunk: _features(chunk, rules)))
+    frame, starts = normalised(bars)
+    return concat(map_ticker_chunks(frame, lambda chunk: _features(chunk, rules), starts))
 
 
 def _features(chunk: pl.DataFrame, rules: Rules) -> pl.DataFrame:

@@ -37,6 +37,11 @@ class BarsError(ValueError):
 
 def normalise(bars: pl.DataFrame) -> pl.DataFrame:
     """`bars` with the engine's column types, checked, sorted by ticker and date."""
+    return normalised(bars)[0]
+
+
+def normalised(bars: pl.DataFrame) -> tuple[pl.DataFrame, np.ndarray]:
+    """`normalise(bars)` and the first row of each ticker in it."""
     missing = [c for c in REQUIRED if c not in bars.columns]
     if missing:
         raise BarsError(
@@ -53,50 +58,61 @@ def normalise(bars: pl.DataFrame) -> pl.DataFrame:
         *(pl.col(c).cast(pl.Float64) for c in REQUIRED[2:]),
         ratio.alias("split_ratio"),
     )
-    ordered = _strictly_sorted(frame)
-    if not ordered:
+    starts = _starts_if_sorted(frame)
+    if starts is None:
         frame = frame.sort("ticker", "date")
-    _check_values(frame)
-    if not ordered:
+        _check_values(frame)
         _check_keys(frame)
-    return frame
+        return frame, ticker_starts(frame)
+    _check_values(frame)
+    return frame, starts
 
 
 def sort_by_ticker(frame: pl.DataFrame) -> pl.DataFrame:
     """`frame` sorted by ticker and date (returned as is when it already is)."""
-    return frame if _strictly_sorted(frame) else frame.sort("ticker", "date")
+    return ordered(frame)[0]
 
 
-def _strictly_sorted(frame: pl.DataFrame) -> bool:
-    """Whether (ticker, date) strictly increase: tickers compared only where they change."""
-    if frame.height < 2:
-        return True
-    starts = ticker_starts(frame)
+def ordered(frame: pl.DataFrame) -> tuple[pl.DataFrame, np.ndarray]:
+    """`frame` sorted by ticker and date (as is when it already is) and the first row of each
+    ticker."""
+    starts = _starts_if_sorted(frame)
+    if starts is not None:
+        return frame, starts
+    frame = frame.sort("ticker", "date")
+    return frame, ticker_starts(frame)
+
+
+def _starts_if_sorted(frame: pl.DataFrame) -> np.ndarray | None:
+    """The first row of each ticker if (ticker, date) strictly increase, else None; tickers are
+    compared for order only where they change."""
+    if frame.height == 0:
+        return np.zeros(0, dtype=np.int64)
+    changed = (pl.col("ticker") != pl.col("ticker").shift(1)).fill_null(True)
+    found = frame.select(
+        pl.arg_where(changed).implode().alias("starts"),
+        (changed | (pl.col("date") > pl.col("date").shift(1))).slice(1).all().alias("dates"),
+    )
+    starts = found["starts"].explode().to_numpy().astype(np.int64)
     first = frame["ticker"].gather(starts)
-    ok = frame.select(
-        (
-            (pl.col("ticker") != pl.col("ticker").shift(1))
-            | (pl.col("date") > pl.col("date").shift(1))
-        )
-        .slice(1)
-        .all()
-    ).item()
-    return bool(ok) and bool((first.slice(1) > first.slice(0, first.len() - 1)).all())
+    tickers_ok = first.len() < 2 or (first.slice(1) > first.slice(0, first.len() - 1)).all()
+    return starts if found["dates"].item() and tickers_ok else None
 
 
 def ticker_starts(frame: pl.DataFrame) -> np.ndarray:
     """Row numbers where a new run of `ticker` begins (the first row included)."""
     if frame.height == 0:
         return np.zeros(0, dtype=np.int64)
-    changed = frame.select(
-        (pl.col("ticker") != pl.col("ticker").shift(1)).fill_null(True)
-    ).to_series()
-    return np.flatnonzero(changed.to_numpy())
+    changed = (pl.col("ticker") != pl.col("ticker").shift(1)).fill_null(True)
+    return frame.select(pl.arg_where(changed)).to_series().to_numpy().astype(np.int64)
 
 
-def map_ticker_chunks(frame: pl.DataFrame, work: Callable[[pl.DataFrame], T]) -> list[T]:
-    """`work` applied to pieces of whole tickers of `frame` (sorted by ticker), in order."""
-    starts = ticker_starts(frame)
+def map_ticker_chunks(
+    frame: pl.DataFrame, work: Callable[[pl.DataFrame], T], starts: np.ndarray | None = None
+) -> list[T]:
+    """`work` applied to pieces of whole tickers of `frame` (sorted by ticker), in order;
+    `starts` are the first rows of the tickers when the caller has them."""
+    starts = ticker_starts(frame) if starts is None else starts
     block = starts // CHUNK_ROWS
     cuts = starts[1:][block[1:] != block[:-1]] if starts.size else starts
     bounds = [0, *cuts.tolist(), frame.height]
@@ -126,7 +142,9 @@ def prepare(chunk: pl.DataFrame) -> pl.DataFrame:
     """A normalised piece of bars with the working columns added.
 
     Without any split in the piece the factor is 1 and the continuous prices are the raw ones.
+    Columns are made contiguous first (bars read in batches come in several chunks).
     """
+    chunk = chunk.rechunk()
     start, n = row_index(chunk)
     columns = [pl.Series(START, start), pl.Series(N, n)]
     ratio = chunk["split_ratio"].to_numpy()

@@ -11,7 +11,7 @@ from __future__ import annotations
 import polars as pl
 
 from marketflow_assets.vpa.events import RULE_IDS
-from marketflow_assets.vpa.frame import concat, map_ticker_chunks, sort_by_ticker
+from marketflow_assets.vpa.frame import concat, map_ticker_chunks, ordered
 from marketflow_assets.vpa.reasons import EVENT_SET, reason_codes
 from marketflow_assets.vpa.rules import Rules, load_rules
 from marketflow_assets.vpa.scores import EventScores
@@ -56,9 +56,9 @@ def compute_signals(
     `warmup`.
     """
     rules = rules or load_rules()
-    frame = sort_by_ticker(features.select(NEEDED))
+    frame, starts = ordered(features.select(NEEDED))
     scores = EventScores(events, rules.signals["weights"], RULE_IDS)
-    return concat(map_ticker_chunks(frame, lambda chunk: _signals(chunk, scores, rules)))
+    return concat(map_ticker_chunks(frame, lambda chunk: _signals(chunk, scores, rules), starts))
 
 
 def _signals(frame: pl.DataFrame, scores: EventScores, rules: Rules) -> pl.DataFrame:
