@@ -152,6 +152,7 @@ def _features(chunk: pl.DataFrame, rules: Rules) -> pl.DataFrame:
     # later steps (and the caller's selects) need not align chunks.
     frame = frame.hstack(_running_columns(frame, spec)).hstack(_extreme_columns(frame, spec))
     frame = frame.with_columns(*_bar_columns(spec), *_relative_columns(spec)).rechunk()
+    frame = frame.with_columns(_class_columns(spec))
     frame = frame.with_columns(*level_columns(frame, spec), *weekly_columns(frame, spec)).rechunk()
     return frame.select(
         *FEATURE_COLUMNS[:8],
@@ -360,7 +361,6 @@ def _relative_columns(spec: dict) -> list[pl.Expr]:
         .alias("trend_strength"),
         _location("range_high20", "range_low20").alias("range_location20"),
         _location("range_high60", "range_low60").alias("range_location60"),
-        *_class_columns(spec, volume_rel, spread_rel, slope),
     ]
 
 
@@ -370,10 +370,11 @@ def _location(high: str, low: str) -> pl.Expr:
     return pl.when(width > 0).then((pl.col(C) - pl.col(low)) / width)
 
 
-def _class_columns(spec: dict, volume: pl.Expr, spread: pl.Expr, slope: pl.Expr) -> list[pl.Expr]:
+def _class_columns(spec: dict) -> list[pl.Expr]:
     vc = spec["volume_classes"]
     sc = spec["spread_classes"]
-    sma20, sma50 = pl.col("sma20"), pl.col("sma50")
+    volume, spread = pl.col("volume_rel_mean"), pl.col("spread_rel")
+    sma20, sma50, slope = pl.col("sma20"), pl.col("sma50"), pl.col("sma20_slope")
 
     def vclass(word: str) -> pl.Expr:
         return pl.lit(word, VOLUME_CLASS)

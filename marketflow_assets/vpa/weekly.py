@@ -38,21 +38,31 @@ def weekly_columns(frame: pl.DataFrame, spec: dict) -> list[pl.Series]:
         new_week.alias("_new_week"),
         *(s.alias(f"_same{k}") for k, s in enumerate(same_week, start=1)),
     )
-    high, low, volumes = pl.col(H), pl.col(L), [pl.col(V)]
+    volumes = [pl.col(V)]
     for k in range(1, MAX_WEEK_BARS):
-        same = pl.col(f"_same{k}")
-        high = pl.when(same & (pl.col(H).shift(k) > high)).then(pl.col(H).shift(k)).otherwise(high)
-        low = pl.when(same & (pl.col(L).shift(k) < low)).then(pl.col(L).shift(k)).otherwise(low)
-        volumes.append(pl.when(same).then(pl.col(V).shift(k)).otherwise(0.0))
-    volume = _tree_sum(volumes)
+        volumes.append(pl.when(pl.col(f"_same{k}")).then(pl.col(V).shift(k)).otherwise(0.0))
     daily = daily.with_columns(
         (1 + pl.sum_horizontal(pl.col(f"_same{k}") for k in range(1, MAX_WEEK_BARS))).alias(
             "week_bars"
         ),
-        high.alias("week_high"),
-        low.alias("week_low"),
-        volume.alias("week_volume"),
+        pl.col(H).alias("week_high"),
+        pl.col(L).alias("week_low"),
+        _tree_sum(volumes).alias("week_volume"),
     )
+    # One step per earlier bar, each reading the last step's column (nesting the expressions
+    # instead would evaluate them over and over).
+    for k in range(1, MAX_WEEK_BARS):
+        same, high, low = pl.col(f"_same{k}"), pl.col(H).shift(k), pl.col(L).shift(k)
+        daily = daily.with_columns(
+            pl.when(same & (high > pl.col("week_high")))
+            .then(high)
+            .otherwise(pl.col("week_high"))
+            .alias("week_high"),
+            pl.when(same & (low < pl.col("week_low")))
+            .then(low)
+            .otherwise(pl.col("week_low"))
+            .alias("week_low"),
+        )
     # One row per week: the open, the week before (complete), and windows over earlier weeks.
     by_week = daily.select(
         START,
