@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 
-from marketflow_assets.vpa.frame import concat, map_ticker_chunks, ordered, ticker_starts
+from marketflow_assets.vpa.frame import concat, map_ticker_chunks, ordered
 from marketflow_assets.vpa.rules import PATTERN_IDS, PatternRule, Rules, load_rules
 
 RULE_IDS = tuple(sorted(PATTERN_IDS))
@@ -141,10 +141,12 @@ def detect_events(features: pl.DataFrame, rules: Rules | None = None) -> pl.Data
     """
     rules = rules or load_rules()
     frame, starts = ordered(features.select(NEEDED))
-    return concat(map_ticker_chunks(frame, lambda chunk: _events(chunk, rules), starts))
+    return concat(
+        map_ticker_chunks(frame, lambda chunk, firsts: _events(chunk, firsts, rules), starts)
+    )
 
 
-def _events(frame: pl.DataFrame, rules: Rules) -> pl.DataFrame:
+def _events(frame: pl.DataFrame, starts: np.ndarray, rules: Rules) -> pl.DataFrame:
     """The events of a piece of whole tickers, in (ticker, date, rule id) order."""
     patterns = [rules.patterns[rule_id] for rule_id in RULE_IDS]
     conditions = pattern_conditions(rules)
@@ -154,7 +156,7 @@ def _events(frame: pl.DataFrame, rules: Rules) -> pl.DataFrame:
         (ready & conditions[rule.rule_id]).fill_null(False).alias(rule.rule_id) for rule in patterns
     )
     dates = frame["date"].to_physical().to_numpy()
-    follow = _FollowThrough(frame)
+    follow = _FollowThrough(frame, starts)
     keys, confirmed = [], {}
     for i, rule in enumerate(patterns):
         rows = np.flatnonzero(found[rule.rule_id].to_numpy())
@@ -205,8 +207,7 @@ def _events(frame: pl.DataFrame, rules: Rules) -> pl.DataFrame:
 class _FollowThrough:
     """The bars after a pattern bar, read for the follow-through that confirms it."""
 
-    def __init__(self, frame: pl.DataFrame) -> None:
-        starts = ticker_starts(frame)
+    def __init__(self, frame: pl.DataFrame, starts: np.ndarray) -> None:
         # One past the last row of each row's ticker.
         self.end = np.repeat(
             np.append(starts[1:], frame.height), np.diff(starts, append=frame.height)

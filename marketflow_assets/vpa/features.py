@@ -10,6 +10,7 @@ The word columns (volume_class, spread_class, trend_state, effort_result, weekly
 
 from __future__ import annotations
 
+import numpy as np
 import polars as pl
 
 from marketflow_assets.vpa.frame import (
@@ -141,12 +142,14 @@ def compute_features(bars: pl.DataFrame, rules: Rules | None = None) -> pl.DataF
     """
     rules = rules or load_rules()
     frame, starts = normalised(bars)
-    return concat(map_ticker_chunks(frame, lambda chunk: _features(chunk, rules), starts))
+    return concat(
+        map_ticker_chunks(frame, lambda chunk, firsts: _features(chunk, firsts, rules), starts)
+    )
 
 
-def _features(chunk: pl.DataFrame, rules: Rules) -> pl.DataFrame:
+def _features(chunk: pl.DataFrame, starts: np.ndarray, rules: Rules) -> pl.DataFrame:
     spec = rules.features
-    frame = prepare(chunk)
+    frame = prepare(chunk, starts)
     split = not (chunk["split_ratio"] == 1.0).all()
     # Shifts leave columns in several chunks; each step's results are made contiguous, so that
     # later steps (and the caller's selects) need not align chunks.

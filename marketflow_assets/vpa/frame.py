@@ -108,19 +108,25 @@ def ticker_starts(frame: pl.DataFrame) -> np.ndarray:
 
 
 def map_ticker_chunks(
-    frame: pl.DataFrame, work: Callable[[pl.DataFrame], T], starts: np.ndarray | None = None
+    frame: pl.DataFrame,
+    work: Callable[[pl.DataFrame, np.ndarray], T],
+    starts: np.ndarray | None = None,
 ) -> list[T]:
-    """`work` applied to pieces of whole tickers of `frame` (sorted by ticker), in order;
-    `starts` are the first rows of the tickers when the caller has them."""
+    """`work(piece, first rows of the piece's tickers)` for pieces of whole tickers of `frame`
+    (sorted by ticker), in order; `starts` are the first rows of the tickers in `frame` when
+    the caller has them."""
     starts = ticker_starts(frame) if starts is None else starts
     block = starts // CHUNK_ROWS
     cuts = starts[1:][block[1:] != block[:-1]] if starts.size else starts
     bounds = [0, *cuts.tolist(), frame.height]
-    pieces = [frame.slice(lo, hi - lo) for lo, hi in itertools.pairwise(bounds)]
+    pieces = [
+        (frame.slice(lo, hi - lo), starts[(starts >= lo) & (starts < hi)] - lo)
+        for lo, hi in itertools.pairwise(bounds)
+    ]
     if len(pieces) == 1:
-        return [work(pieces[0])]
+        return [work(*pieces[0])]
     with ThreadPoolExecutor(WORKERS) as pool:
-        return list(pool.map(work, pieces))
+        return list(pool.map(lambda piece: work(*piece), pieces))
 
 
 def concat(parts: list[pl.DataFrame]) -> pl.DataFrame:
@@ -128,24 +134,23 @@ def concat(parts: list[pl.DataFrame]) -> pl.DataFrame:
     return parts[0] if len(parts) == 1 else pl.concat(parts, how="vertical", rechunk=False)
 
 
-def row_index(chunk: pl.DataFrame) -> tuple[np.ndarray, np.ndarray]:
-    """For each row of a piece sorted by ticker: the row of its ticker's first bar and how many
-    bars of the ticker come before it."""
-    starts = ticker_starts(chunk)
+def row_index(chunk: pl.DataFrame, starts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For each row of a piece sorted by ticker (its tickers' first rows at `starts`): the row
+    of its ticker's first bar and how many bars of the ticker come before it."""
     lengths = np.diff(np.append(starts, chunk.height))
     start = np.repeat(starts.astype(np.int32), lengths)
     n = np.arange(chunk.height, dtype=np.int32) - start
     return start, n
 
 
-def prepare(chunk: pl.DataFrame) -> pl.DataFrame:
+def prepare(chunk: pl.DataFrame, starts: np.ndarray | None = None) -> pl.DataFrame:
     """A normalised piece of bars with the working columns added.
 
     Without any split in the piece the factor is 1 and the continuous prices are the raw ones.
     Columns are made contiguous first (bars read in batches come in several chunks).
     """
     chunk = chunk.rechunk()
-    start, n = row_index(chunk)
+    start, n = row_index(chunk, ticker_starts(chunk) if starts is None else starts)
     columns = [pl.Series(START, start), pl.Series(N, n)]
     ratio = chunk["split_ratio"].to_numpy()
     if (ratio == 1.0).all():

@@ -40,15 +40,17 @@ class EventScores:
         self.run_tickers = run_tickers
         self.run_bounds = np.append(runs, values.height)
 
-    def by_row(self, piece: pl.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def by_row(
+        self, piece: pl.DataFrame, starts: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Score (0 without events), event count and rule bits per row of `piece` (whole
-        tickers, sorted by ticker and date)."""
+        tickers, sorted by ticker and date; their first rows at `starts`)."""
         n = piece.height
         score, count = np.zeros(n), np.zeros(n, dtype=np.int32)
         kinds = np.zeros(n, dtype=np.uint16)
         if n == 0 or self.values.height == 0:
             return score, count, kinds
-        rows, values = self._rows(piece)
+        rows, values = self._rows(piece, starts)
         found = rows >= 0
         if not found.any():
             return score, count, kinds
@@ -79,10 +81,9 @@ class EventScores:
         kinds[rows_hit] = bits
         return score, count, kinds
 
-    def _rows(self, piece: pl.DataFrame) -> tuple[np.ndarray, pl.DataFrame]:
+    def _rows(self, piece: pl.DataFrame, starts: np.ndarray) -> tuple[np.ndarray, pl.DataFrame]:
         """The events of the piece's tickers and the piece row of each (-1 where its date is
         not among the ticker's rows)."""
-        starts = ticker_starts(piece)
         tickers = piece["ticker"].gather(starts)
         lo = int(self.run_tickers.search_sorted(tickers[0], side="left"))
         hi = int(self.run_tickers.search_sorted(tickers[-1], side="right"))

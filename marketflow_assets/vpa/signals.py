@@ -8,6 +8,7 @@ trend; thresholds and weights live in rules.yaml under `signals`.
 
 from __future__ import annotations
 
+import numpy as np
 import polars as pl
 
 from marketflow_assets.vpa.events import RULE_IDS
@@ -58,11 +59,17 @@ def compute_signals(
     rules = rules or load_rules()
     frame, starts = ordered(features.select(NEEDED))
     scores = EventScores(events, rules.signals["weights"], RULE_IDS)
-    return concat(map_ticker_chunks(frame, lambda chunk: _signals(chunk, scores, rules), starts))
+    return concat(
+        map_ticker_chunks(
+            frame, lambda chunk, firsts: _signals(chunk, firsts, scores, rules), starts
+        )
+    )
 
 
-def _signals(frame: pl.DataFrame, scores: EventScores, rules: Rules) -> pl.DataFrame:
-    score, count, kinds = scores.by_row(frame)
+def _signals(
+    frame: pl.DataFrame, starts: np.ndarray, scores: EventScores, rules: Rules
+) -> pl.DataFrame:
+    score, count, kinds = scores.by_row(frame, starts)
     frame = frame.with_columns(
         pl.Series(EVENT_SCORE, score),
         pl.Series(EVENT_COUNT, count),
