@@ -38,7 +38,7 @@ def level_columns(frame: pl.DataFrame, spec: dict) -> list[pl.Series]:
     # A candidate confirmed at row r stands at bar r - n: it counts at row t when it is of t's
     # ticker and no more than `max_age_bars` bars before t.
     oldest = np.maximum(frame[START].to_numpy(), rows - (levels["max_age_bars"] - n))
-    recent = [_Recent(pivots[kind].to_numpy()) for kind in pivots.columns]
+    recent = [_Recent(pivots[kind]) for kind in pivots.columns]
     support, resistance = np.empty(frame.height), np.empty(frame.height)
     support_touches, resistance_touches = np.empty(frame.height), np.empty(frame.height)
     scratch = _Scratch(2 * kept, min(BLOCK, frame.height))
@@ -105,9 +105,9 @@ def _nearest(
     and the lowest above it (NaN where there is none), and how many candidates lie within
     `tolerance` of each.
 
-    Absent candidates are NaN, which fmin/fmax skip; prices being positive, p / (p > close)
-    is p or +inf and p * (p < close) is p or 0: plain arithmetic, no masks (a masked
-    reduction is several times slower).
+    Absent candidates are +inf; prices being positive, p / (p > close) is p or +inf and
+    p * (p < close) is p, 0 or NaN (inf * 0), which fmax skips: plain arithmetic, no masks (a
+    masked reduction is several times slower).
     """
     candidates, values, flags = work.candidates, work.values, work.flags
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -123,7 +123,8 @@ def _nearest(
             np.subtract(candidates, level, out=values)
             np.abs(values, out=values)
             np.less_equal(values, tolerance, out=flags)
-            np.add.reduce(flags, axis=0, dtype=np.float64, out=touches)
+            # At most a few candidates: counted in bytes, then widened.
+            touches[:] = np.add.reduce(flags.view(np.uint8), axis=0, dtype=np.uint8)
             touches[np.isnan(level)] = np.nan
 
 
@@ -136,26 +137,27 @@ def _pivot(column: str, window_extreme: str, n: int) -> pl.Expr:
 class _Recent:
     """The pivots of one kind confirmed in a piece, read back from any row."""
 
-    def __init__(self, confirmed: np.ndarray) -> None:
-        is_pivot = ~np.isnan(confirmed)
-        at = np.flatnonzero(is_pivot)
-        # Entry 0 stands for "no pivot": confirmed before every row, with no price.
-        self.confirmed_at = np.concatenate(([-1], at))
-        self.prices = np.concatenate(([np.nan], confirmed[at]))
-        self.seen = np.cumsum(is_pivot)
+    def __init__(self, confirmed: pl.Series) -> None:
+        found = confirmed.is_not_null()
+        # Entry 0 stands for "no pivot": confirmed before every row, at +inf.
+        self.confirmed_at = np.concatenate(([-1], found.arg_true().to_numpy()))
+        self.prices = np.concatenate(([np.inf], confirmed.drop_nulls().to_numpy()))
+        self.seen = found.cum_sum().to_numpy()
 
     def fill(
         self, work: _Scratch, first: int, kept: int, lo: int, hi: int, oldest: np.ndarray
     ) -> None:
         """Into candidate rows first.. first + kept of `work`: for rows lo..hi, prices of the
         last pivots confirmed by the row (newest first) that were confirmed at or after its
-        `oldest` row; NaN where there are fewer."""
+        `oldest` row; +inf where there are fewer."""
         seen, j = self.seen[lo:hi], work.index
         for k in range(kept):
             row = work.candidates[first + k]
-            np.subtract(seen, k, out=j)
+            np.subtract(seen, k, out=j, dtype=np.int64)
             np.maximum(j, 0, out=j)
             np.take(self.prices, j, out=row, mode="clip")
             np.take(self.confirmed_at, j, out=work.rows, mode="clip")
-            np.less(work.rows, oldest, out=work.mask)
-            np.copyto(row, np.nan, where=work.mask)
+            np.greater_equal(work.rows, oldest, out=work.mask)
+            # Prices being positive, p / True is p and p / False is +inf (no masked writes).
+            with np.errstate(divide="ignore"):
+                np.divide(row, work.mask, out=row)
