@@ -15,7 +15,7 @@ LEVEL_PRICE_COLUMNS = ("pivot_high", "pivot_low", "support", "resistance")
 # Extremes of the pivot window (2n + 1 bars) ending at each bar, computed with the other
 # rolling extremes of the piece.
 PIVOT_HIGH_WINDOW, PIVOT_LOW_WINDOW = "_pivot_high_window", "_pivot_low_window"
-BLOCK = 32768
+BLOCK = 16_384
 
 
 def level_columns(frame: pl.DataFrame, spec: dict) -> list[pl.Series]:
