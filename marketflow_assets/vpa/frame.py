@@ -151,7 +151,8 @@ def prepare(chunk: pl.DataFrame, starts: np.ndarray | None = None) -> pl.DataFra
     """
     chunk = chunk.rechunk()
     start, n = row_index(chunk, ticker_starts(chunk) if starts is None else starts)
-    columns = [pl.Series(START, start), pl.Series(N, n)]
+    # Flagged sorted, so that grouping by ticker takes contiguous slices instead of gathers.
+    columns = [pl.Series(START, start).set_sorted(), pl.Series(N, n)]
     ratio = chunk["split_ratio"].to_numpy()
     if (ratio == 1.0).all():
         columns.append(pl.Series(FACTOR, np.ones(chunk.height)))
