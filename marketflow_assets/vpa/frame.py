@@ -116,7 +116,11 @@ def map_ticker_chunks(
     (sorted by ticker), in order; `starts` are the first rows of the tickers in `frame` when
     the caller has them."""
     starts = ticker_starts(frame) if starts is None else starts
-    block = starts // CHUNK_ROWS
+    # Pieces of at most about CHUNK_ROWS rows, as many as a multiple of WORKERS and of even
+    # size, so that the workers finish together.
+    rounds = -(-frame.height // (WORKERS * CHUNK_ROWS))
+    size = max(1, -(-frame.height // (WORKERS * rounds)))
+    block = starts // size
     cuts = starts[1:][block[1:] != block[:-1]] if starts.size else starts
     bounds = [0, *cuts.tolist(), frame.height]
     pieces = [
