@@ -148,6 +148,8 @@ def detect_events(features: pl.DataFrame, rules: Rules | None = None) -> pl.Data
 
 def _events(frame: pl.DataFrame, starts: np.ndarray, rules: Rules) -> pl.DataFrame:
     """The events of a piece of whole tickers, in (ticker, date, rule id) order."""
+    if frame.height == 0:
+        return pl.DataFrame(schema=EVENTS_SCHEMA)
     patterns = [rules.patterns[rule_id] for rule_id in RULE_IDS]
     conditions = pattern_conditions(rules)
     # Warm-up rows stay in the frame (follow-through is read on consecutive bars) but never fire.

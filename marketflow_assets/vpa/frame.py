@@ -118,7 +118,7 @@ def map_ticker_chunks(
     starts = ticker_starts(frame) if starts is None else starts
     # Pieces of at most about CHUNK_ROWS rows, as many as a multiple of WORKERS and of even
     # size, so that the workers finish together.
-    rounds = -(-frame.height // (WORKERS * CHUNK_ROWS))
+    rounds = max(1, -(-frame.height // (WORKERS * CHUNK_ROWS)))
     size = max(1, -(-frame.height // (WORKERS * rounds)))
     block = starts // size
     cuts = starts[1:][block[1:] != block[:-1]] if starts.size else starts
