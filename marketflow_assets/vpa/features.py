@@ -187,7 +187,8 @@ def _running_columns(frame: pl.DataFrame, spec: dict) -> pl.DataFrame:
     atr_n = spec["atr_period"]
     fast, slow = spec["trend"]["fast"], spec["trend"]["slow"]
     obv_n = spec["obv_window"]
-    prev_close = lag(C, 1)
+    frame = frame.select(START, N, H, L, C, V, lag(C, 1).alias("_prev"))
+    prev_close = pl.col("_prev")
     # max(high, previous close) - min(low, previous close); the high and low on the first bar.
     true_range = pl.when(prev_close > pl.col(H)).then(prev_close).otherwise(pl.col(H)) - pl.when(
         prev_close < pl.col(L)
