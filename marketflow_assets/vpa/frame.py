@@ -5,8 +5,10 @@ of the split ratios up to and including its own date (volume divided by it). Tha
 split after the bar, and a value stated "as of D" (what a chart showed on D) is the basis value
 divided by the factor of D (volume: multiplied).
 
-Work is done on pieces of whole tickers small enough to stay in the CPU cache, two at a time:
-every computation is per ticker, so the pieces give exactly what the whole would.
+Work is done on pieces of whole tickers, two at a time: every computation is per ticker, so the
+pieces give exactly what the whole would. Pieces of about half a million rows measured best:
+each Polars call has a fixed cost of a fraction of a millisecond, which smaller pieces pay more
+often, and the numpy work inside a piece runs on cache-sized blocks of its own.
 """
 
 from __future__ import annotations
