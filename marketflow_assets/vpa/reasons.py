@@ -20,23 +20,23 @@ def reason_codes(frame: pl.DataFrame, near: float, rule_ids: tuple[str, ...]) ->
     """Per row: the rule ids of its events (sorted, once each), `trend_<daily trend>`,
     `weekly_<weekly trend>`, `near_support` and `near_resistance` within `near` ATRs; `warmup`
     alone on warm-up rows."""
-    warm = frame["warmup"].fill_null(False).to_numpy().astype(np.int64)
     trend, trend_words = _codes(frame["trend_state"])
     weekly, weekly_words = _codes(frame["weekly_trend"])
-    flags = frame.select(
+    key = (
+        (pl.col(EVENT_SET).cast(pl.Int64) * len(trend_words) + trend) * len(weekly_words) + weekly
+    ) * 4 + (
         (pl.col("support_distance_atr") <= near).fill_null(False).cast(pl.Int64) * 2
         + (pl.col("resistance_distance_atr") <= near).fill_null(False).cast(pl.Int64)
-    ).to_series()
-    kinds = frame[EVENT_SET].to_numpy().astype(np.int64)
-    key = ((kinds * len(trend_words) + trend) * len(weekly_words) + weekly) * 4
-    key += flags.to_numpy()
-    key = (key + 1) * (1 - warm)  # every warm-up row reads the same
+    )
+    # Every warm-up row reads the same: key 0.
+    key = pl.when(pl.col("warmup").fill_null(False)).then(0).otherwise(key + 1)
+    key = frame.select(key.alias("key")).to_series().to_numpy()
     size = (1 << len(rule_ids)) * len(trend_words) * len(weekly_words) * 4 + 1
     if size <= MAX_TABLE:
         present = np.zeros(size, dtype=bool)
         present[key] = True
         distinct = np.flatnonzero(present)
-        number = np.zeros(size, dtype=np.int64)
+        number = np.zeros(size, dtype=np.uint32)
         number[distinct] = np.arange(distinct.size)
         index = number[key]
     else:
@@ -44,17 +44,19 @@ def reason_codes(frame: pl.DataFrame, near: float, rule_ids: tuple[str, ...]) ->
     return _render(distinct, rule_ids, trend_words, weekly_words).gather(index)
 
 
-def _codes(words: pl.Series) -> tuple[np.ndarray, list[str | None]]:
-    """Small integer codes of a word column and the word of each code (None for null)."""
+def _codes(words: pl.Series) -> tuple[pl.Expr, list[str | None]]:
+    """Small integer codes of a word column (as an expression on it) and the word of each code
+    (None for null)."""
+    column = pl.col(words.name)
     if isinstance(words.dtype, pl.Enum):
         vocabulary: list[str | None] = [*words.dtype.categories.to_list(), None]
-        codes = words.to_physical().fill_null(len(vocabulary) - 1)
+        codes = column.to_physical()
     else:
         vocabulary = [*words.drop_nulls().unique().sort().to_list(), None]
-        codes = words.replace_strict(
+        codes = column.replace_strict(
             vocabulary[:-1], range(len(vocabulary) - 1), default=len(vocabulary) - 1
         )
-    return codes.cast(pl.Int64).to_numpy(), vocabulary
+    return codes.cast(pl.Int64).fill_null(len(vocabulary) - 1), vocabulary
 
 
 def _render(

@@ -92,14 +92,7 @@ def _signals(
     )
     score = pl.col("score")
     strength = spec["strength"]
-    confidence = (
-        pl.when(pl.col("warmup"))
-        .then(0.0)
-        .when(score.abs() >= threshold)
-        .then(1 - (-score.abs()).exp())
-        .otherwise(1 - score.abs() / (2 * threshold))
-    )
-    frame = frame.with_columns(confidence.alias("confidence"))
+    frame = frame.with_columns(_confidence(frame, threshold).alias("confidence"))
     return frame.select(
         "ticker",
         "date",
@@ -123,3 +116,22 @@ def _signals(
         pl.lit(rules.version).alias("rules_version"),
         pl.lit(rules.hash).alias("rules_hash"),
     )
+
+
+def _confidence(frame: pl.DataFrame, threshold: float) -> pl.Series:
+    """0 on warm-up rows; 1 - exp(-|score|) where |score| >= threshold (BUY or SELL), else
+    1 - |score| / (2 threshold). The exponential is taken on the few BUY and SELL rows only."""
+    score = pl.col("score")
+    found = frame.select(
+        pl.when(pl.col("warmup"))
+        .then(0.0)
+        .otherwise(1 - score.abs() / (2 * threshold))
+        .alias("confidence"),
+        ((~pl.col("warmup")).fill_null(True) & (score.abs() >= threshold)).alias("_strong"),
+    )
+    strong = found["_strong"].arg_true()
+    confidence = found["confidence"]
+    if strong.len():
+        decided = frame.select(score.gather(strong)).select(1 - (-score.abs()).exp())
+        confidence = confidence.scatter(strong, decided.to_series())
+    return confidence
