@@ -3,14 +3,22 @@
 A pattern that needs follow-through is looked for in the bars after its own and published with
 `confirmed_at` = the bar that supplies it; before that bar the event does not exist. Every other
 pattern is confirmed on its own bar.
+
+`rule_id` and `direction` are `pl.Enum`s; the rule ids are in alphabetical order, so events
+sort the same way whether rule ids are read as words or as the enum.
 """
 
 from __future__ import annotations
 
+import numpy as np
 import polars as pl
 
-from marketflow_assets.vpa.frame import map_ticker_chunks, sort_by_ticker
-from marketflow_assets.vpa.rules import PatternRule, Rules, load_rules
+from marketflow_assets.vpa.frame import concat, map_ticker_chunks, ordered
+from marketflow_assets.vpa.rules import PATTERN_IDS, PatternRule, Rules, load_rules
+
+RULE_IDS = tuple(sorted(PATTERN_IDS))
+RULE_ID = pl.Enum(RULE_IDS)
+DIRECTION = pl.Enum(("bullish", "bearish"))
 
 EVENT_COLUMNS = (
     "ticker",
@@ -27,9 +35,9 @@ EVENTS_SCHEMA = pl.Schema(
     {
         "ticker": pl.String,
         "date": pl.Date,
-        "rule_id": pl.String,
+        "rule_id": RULE_ID,
         "rule_version": pl.Int32,
-        "direction": pl.String,
+        "direction": DIRECTION,
         "confidence": pl.Float64,
         "confirmed_at": pl.Date,
         "rules_version": pl.String,
@@ -132,50 +140,129 @@ def detect_events(features: pl.DataFrame, rules: Rules | None = None) -> pl.Data
     Warm-up rows never produce events. Events are sorted by ticker, bar date and rule.
     """
     rules = rules or load_rules()
-    frame = sort_by_ticker(features.select(NEEDED))
-    events = map_ticker_chunks(frame, lambda chunk: _events(chunk, rules))
-    return events.sort("ticker", "date", "rule_id")
-
-
-def _events(frame: pl.DataFrame, rules: Rules) -> pl.DataFrame:
-    # Warm-up rows stay in the frame (follow-through is read on consecutive bars) but never fire.
-    frame = frame.with_columns((~pl.col("warmup").fill_null(True)).alias("_ready"))
-    conditions = pattern_conditions(rules)
-    confirm_offsets = {
-        rule_id: _confirmation(rule)
-        for rule_id, rule in rules.patterns.items()
-        if rule.confirm_bars > 0
-    }
-    frame = frame.with_columns(
-        *(
-            (pl.col("_ready") & cond).fill_null(False).alias(f"_is_{rule_id}")
-            for rule_id, cond in conditions.items()
-        ),
-        *(offset.alias(f"_after_{rule_id}") for rule_id, offset in confirm_offsets.items()),
+    frame, starts = ordered(features.select(NEEDED))
+    return concat(
+        map_ticker_chunks(frame, lambda chunk, firsts: _events(chunk, firsts, rules), starts)
     )
-    found = []
-    for rule_id, rule in rules.patterns.items():
-        hits = frame.filter(pl.col(f"_is_{rule_id}"))
-        if rule_id in confirm_offsets:
-            hits = hits.filter(pl.col(f"_after_{rule_id}").is_not_null()).with_columns(
-                pl.col(f"_after_{rule_id}").alias("confirmed_at")
-            )
-        else:
-            hits = hits.with_columns(pl.col("date").alias("confirmed_at"))
-        found.append(
-            hits.select(
-                "ticker",
-                "date",
-                pl.lit(rule_id).alias("rule_id"),
-                pl.lit(rule.version, pl.Int32).alias("rule_version"),
-                _direction(rule).alias("direction"),
-                _confidence(rule).alias("confidence"),
-                "confirmed_at",
-                pl.lit(rules.version).alias("rules_version"),
-                pl.lit(rules.hash).alias("rules_hash"),
-            )
+
+
+def _events(frame: pl.DataFrame, starts: np.ndarray, rules: Rules) -> pl.DataFrame:
+    """The events of a piece of whole tickers, in (ticker, date, rule id) order."""
+    if frame.height == 0:
+        return pl.DataFrame(schema=EVENTS_SCHEMA)
+    patterns = [rules.patterns[rule_id] for rule_id in RULE_IDS]
+    conditions = pattern_conditions(rules)
+    # Warm-up rows stay in the frame (follow-through is read on consecutive bars) but never fire.
+    ready = ~pl.col("warmup").fill_null(True)
+    found = frame.select(
+        (ready & conditions[rule.rule_id]).fill_null(False).alias(rule.rule_id) for rule in patterns
+    )
+    dates = frame["date"].to_physical().to_numpy()
+    follow = _FollowThrough(frame, starts)
+    keys, confirmed = [], {}
+    for i, rule in enumerate(patterns):
+        rows = np.flatnonzero(found[rule.rule_id].to_numpy())
+        if rule.confirm_bars > 0:
+            rows, confirmed[i] = follow.confirm(rows, rule)
+        keys.append(rows * len(patterns) + i)
+    # By row (ticker, date), then by rule id.
+    key = np.sort(np.concatenate(keys))
+    rows, kinds = np.divmod(key, len(patterns))
+    confirmed_at = dates[rows]
+    for i, at in confirmed.items():
+        confirmed_at[np.searchsorted(key, keys[i])] = at
+    table = _rule_table(patterns)
+    direction = table["direction"][kinds]
+    against = table["against"][kinds]
+    # A bar that closes up reads bearish; down or unchanged (or unknown), bullish.
+    with np.errstate(invalid="ignore"):
+        direction[against] = frame["close_change"].to_numpy()[rows[against]] > 0
+    fresh = np.empty(rows.size, dtype=bool)
+    fresh[:1] = True
+    np.not_equal(rows[1:], rows[:-1], out=fresh[1:])
+    lean = (frame["volume_rel_mean"].gather(rows[fresh]).log().tanh().fill_nan(0.0)).gather(
+        np.cumsum(fresh) - 1
+    )
+    events = pl.DataFrame(
+        {
+            "ticker": frame["ticker"].gather(rows),
+            "date": frame["date"].gather(rows),
+            "rule_id": pl.Series(RULE_IDS, dtype=RULE_ID).gather(kinds),
+            "rule_version": table["version"][kinds],
+            "direction": pl.Series(DIRECTION.categories, dtype=DIRECTION).gather(direction),
+            "_base": table["base"][kinds],
+            "_weight": table["weight"][kinds],
+            "_lean": lean,
+            "confirmed_at": pl.Series(confirmed_at.astype(np.int32)).cast(pl.Date),
+        }
+    )
+    # base + volume_weight * sense * tanh(ln(volume / mean)), clipped to [0, 1].
+    return events.select(
+        *EVENT_COLUMNS[:5],
+        (pl.col("_base") + pl.col("_weight") * pl.col("_lean")).clip(0.0, 1.0).alias("confidence"),
+        "confirmed_at",
+        pl.lit(rules.version).alias("rules_version"),
+        pl.lit(rules.hash).alias("rules_hash"),
+    )
+
+
+class _FollowThrough:
+    """The bars after a pattern bar, read for the follow-through that confirms it."""
+
+    def __init__(self, frame: pl.DataFrame, starts: np.ndarray) -> None:
+        # One past the last row of each row's ticker.
+        self.end = np.repeat(
+            np.append(starts[1:], frame.height), np.diff(starts, append=frame.height)
         )
-    return pl.concat(found).cast(dict(EVENTS_SCHEMA))
+        self.low = frame["low"].to_numpy()
+        self.high = frame["high"].to_numpy()
+        self.close = frame["close"].to_numpy()
+        self.ratio = frame["split_ratio"].fill_null(1.0).to_numpy()
+        self.dates = frame["date"].to_physical().to_numpy()
+
+    def confirm(self, rows: np.ndarray, rule: PatternRule) -> tuple[np.ndarray, np.ndarray]:
+        """The pattern rows that are confirmed and the date of the bar confirming each.
+
+        Bullish: the first of the next `confirm_bars` bars of the same ticker to close above the
+        pattern bar's close with no low below its low up to it; bearish: the mirror. Later
+        prices are put on the pattern bar's basis through any split between.
+        """
+        bullish = rule.direction == "bullish"
+        last = self.end.size - 1
+        factor = np.ones(rows.size)
+        extreme = None
+        confirmed_at = np.zeros(rows.size, dtype=self.dates.dtype)
+        done = np.zeros(rows.size, dtype=bool)
+        for j in range(1, rule.confirm_bars + 1):
+            later = np.minimum(rows + j, last)
+            inside = rows + j < self.end[rows]
+            factor = factor * np.where(rows + j <= last, self.ratio[later], 1.0)
+            price = (self.low if bullish else self.high)[later] * factor
+            if extreme is None:
+                extreme = price
+            else:
+                extreme = np.minimum(extreme, price) if bullish else np.maximum(extreme, price)
+            close = self.close[later] * factor
+            if bullish:
+                follows = (close > self.close[rows]) & (extreme >= self.low[rows])
+            else:
+                follows = (close < self.close[rows]) & (extreme <= self.high[rows])
+            now = inside & follows & ~done
+            confirmed_at[now] = self.dates[later[now]]
+            done |= now
+        return rows[done], confirmed_at[done]
+
+
+def _rule_table(patterns: list[PatternRule]) -> dict[str, np.ndarray]:
+    """Per rule (in the order given): version, fixed direction (0 bullish, 1 bearish), whether
+    the direction is against the bar, confidence base and signed volume weight."""
+    return {
+        "version": np.array([rule.version for rule in patterns], dtype=np.int32),
+        "direction": np.array([rule.direction == "bearish" for rule in patterns], dtype=np.uint8),
+        "against": np.array([rule.direction == "against_bar" for rule in patterns]),
+        "base": np.array([rule.confidence_base for rule in patterns]),
+        "weight": np.array([rule.volume_weight * rule.volume_sense for rule in patterns]),
+    }
 
 
 def _long_wick(wick: pl.Expr, other: pl.Expr, body: pl.Expr, rule: PatternRule) -> pl.Expr:
@@ -184,48 +271,3 @@ def _long_wick(wick: pl.Expr, other: pl.Expr, body: pl.Expr, rule: PatternRule) 
         & (wick >= rule["min_wick"])
         & (other <= rule["max_other_wick"])
     )
-
-
-def _direction(rule: PatternRule) -> pl.Expr:
-    if rule.direction == "against_bar":
-        return pl.when(UP).then(pl.lit("bearish")).otherwise(pl.lit("bullish"))
-    return pl.lit(rule.direction)
-
-
-def _confidence(rule: PatternRule) -> pl.Expr:
-    """base + volume_weight * sense * tanh(ln(volume / mean)), clipped to [0, 1]."""
-    lean = pl.col("volume_rel_mean").log().tanh().fill_nan(0.0)
-    return (rule.confidence_base + rule.volume_weight * rule.volume_sense * lean).clip(0.0, 1.0)
-
-
-def _confirmation(rule: PatternRule) -> pl.Expr:
-    """Date of the first of the next `confirm_bars` bars that follows through, else null.
-
-    Bullish: a close above the pattern bar's close with no low below its low in between;
-    bearish: the mirror. Later prices are put on the pattern bar's basis through any split.
-    """
-    bullish = rule.direction == "bullish"
-    factor = pl.lit(1.0)
-    extreme = None
-    confirmed = pl.lit(None, pl.Date)
-    checks = []
-    for j in range(1, rule.confirm_bars + 1):
-        same_ticker = pl.col("ticker").shift(-j) == pl.col("ticker")
-        factor = factor * pl.col("split_ratio").shift(-j).fill_null(1.0)
-        price = (pl.col("low") if bullish else pl.col("high")).shift(-j) * factor
-        extreme = (
-            price
-            if extreme is None
-            else (
-                pl.min_horizontal(extreme, price) if bullish else pl.max_horizontal(extreme, price)
-            )
-        )
-        close = pl.col("close").shift(-j) * factor
-        if bullish:
-            follows = (close > pl.col("close")) & (extreme >= pl.col("low"))
-        else:
-            follows = (close < pl.col("close")) & (extreme <= pl.col("high"))
-        checks.append((same_ticker & follows, pl.col("date").shift(-j)))
-    for ok, date in reversed(checks):
-        confirmed = pl.when(ok.fill_null(False)).then(date).otherwise(confirmed)
-    return confirmed

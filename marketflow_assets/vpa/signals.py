@@ -2,14 +2,20 @@
 
 score = sum over events confirmed on D of direction * confidence * weight, leaned by the weekly
 trend; thresholds and weights live in rules.yaml under `signals`.
+
+`signal` and `strength` are `pl.Enum`s of the words below.
 """
 
 from __future__ import annotations
 
+import numpy as np
 import polars as pl
 
-from marketflow_assets.vpa.frame import map_ticker_chunks, sort_by_ticker
+from marketflow_assets.vpa.events import RULE_IDS
+from marketflow_assets.vpa.frame import concat, map_ticker_chunks, ordered
+from marketflow_assets.vpa.reasons import EVENT_SET, reason_codes
 from marketflow_assets.vpa.rules import Rules, load_rules
+from marketflow_assets.vpa.scores import EventScores
 
 SIGNAL_COLUMNS = (
     "ticker",
@@ -36,6 +42,9 @@ NEEDED = (
 )
 SIGNALS = ("BUY", "SELL", "HOLD")
 STRENGTHS = ("STRONG", "MODERATE", "WEAK")
+SIGNAL = pl.Enum(SIGNALS)
+STRENGTH = pl.Enum(STRENGTHS)
+EVENT_SCORE, EVENT_COUNT = "_event_score", "event_count"
 
 
 def compute_signals(
@@ -48,85 +57,81 @@ def compute_signals(
     `warmup`.
     """
     rules = rules or load_rules()
-    weights = pl.col("rule_id").replace_strict(
-        dict(rules.signals["weights"]), return_dtype=pl.Float64
-    )
-    sign = pl.when(pl.col("direction") == "bullish").then(1.0).otherwise(-1.0)
-    by_day = (
-        events.group_by("ticker", "confirmed_at")
-        .agg(
-            (sign * pl.col("confidence") * weights).sum().alias("_event_score"),
-            pl.len().cast(pl.Int32).alias("event_count"),
-            pl.col("rule_id").unique().sort().str.join(",").alias("_event_codes"),
+    frame, starts = ordered(features.select(NEEDED))
+    scores = EventScores(events, rules.signals["weights"], RULE_IDS)
+    return concat(
+        map_ticker_chunks(
+            frame, lambda chunk, firsts: _signals(chunk, firsts, scores, rules), starts
         )
-        .rename({"confirmed_at": "date"})
     )
-    frame = sort_by_ticker(features.select(NEEDED)).join(
-        by_day, on=["ticker", "date"], how="left", maintain_order="left"
-    )
-    return map_ticker_chunks(frame, lambda chunk: _signals(chunk, rules))
 
 
-def _signals(frame: pl.DataFrame, rules: Rules) -> pl.DataFrame:
+def _signals(
+    frame: pl.DataFrame, starts: np.ndarray, scores: EventScores, rules: Rules
+) -> pl.DataFrame:
+    score, count, kinds = scores.by_row(frame, starts)
+    frame = frame.with_columns(
+        pl.Series(EVENT_SCORE, score),
+        pl.Series(EVENT_COUNT, count),
+        pl.Series(EVENT_SET, kinds),
+    )
     spec = rules.signals
     threshold, lean = spec["threshold"], spec["weekly_weight"]
     near = rules.features["levels"]["near_atr"]
-    raw = pl.col("_event_score").fill_null(0.0)
+    raw = pl.col(EVENT_SCORE)
     weekly = pl.col("weekly_trend")
     agrees = ((raw > 0) & (weekly == "up")) | ((raw < 0) & (weekly == "down"))
     opposes = ((raw > 0) & (weekly == "down")) | ((raw < 0) & (weekly == "up"))
     score = raw * pl.when(agrees.fill_null(False)).then(1 + lean).when(
         opposes.fill_null(False)
     ).then(1 - lean).otherwise(1.0)
+    score = pl.when(pl.col("warmup")).then(0.0).otherwise(score)
     frame = frame.with_columns(
-        pl.when(pl.col("warmup")).then(0.0).otherwise(score).alias("score"),
-        pl.col("event_count").fill_null(0),
+        score.alias("score"),
+        reason_codes(frame, near, RULE_IDS).alias("reason_codes"),
     )
     score = pl.col("score")
-    signal = (
-        pl.when(score >= threshold)
-        .then(pl.lit("BUY"))
-        .when(score <= -threshold)
-        .then(pl.lit("SELL"))
-        .otherwise(pl.lit("HOLD"))
-    )
-    confidence = (
-        pl.when(pl.col("warmup"))
-        .then(0.0)
-        .when(score.abs() >= threshold)
-        .then(1 - (-score.abs()).exp())
-        .otherwise(1 - score.abs() / (2 * threshold))
-    )
-    frame = frame.with_columns(signal.alias("signal"), confidence.alias("confidence"))
     strength = spec["strength"]
-    reasons = pl.concat_str(
-        pl.col("_event_codes"),
-        pl.lit("trend_") + pl.col("trend_state"),
-        pl.lit("weekly_") + weekly,
-        pl.when(pl.col("support_distance_atr") <= near).then(pl.lit("near_support")),
-        pl.when(pl.col("resistance_distance_atr") <= near).then(pl.lit("near_resistance")),
-        separator=",",
-        ignore_nulls=True,
-    )
+    frame = frame.with_columns(_confidence(frame, threshold).alias("confidence"))
     return frame.select(
         "ticker",
         "date",
-        "signal",
+        pl.when(score >= threshold)
+        .then(pl.lit("BUY", SIGNAL))
+        .when(score <= -threshold)
+        .then(pl.lit("SELL", SIGNAL))
+        .otherwise(pl.lit("HOLD", SIGNAL))
+        .alias("signal"),
         pl.when(pl.col("confidence") >= strength["strong"])
-        .then(pl.lit("STRONG"))
+        .then(pl.lit("STRONG", STRENGTH))
         .when(pl.col("confidence") >= strength["moderate"])
-        .then(pl.lit("MODERATE"))
-        .otherwise(pl.lit("WEAK"))
+        .then(pl.lit("MODERATE", STRENGTH))
+        .otherwise(pl.lit("WEAK", STRENGTH))
         .alias("strength"),
         "confidence",
         "score",
-        "event_count",
-        pl.when(pl.col("warmup"))
-        .then(pl.lit("warmup"))
-        .otherwise(reasons)
-        .str.split(",")
-        .alias("reason_codes"),
+        EVENT_COUNT,
+        "reason_codes",
         "warmup",
         pl.lit(rules.version).alias("rules_version"),
         pl.lit(rules.hash).alias("rules_hash"),
-    ).sort("ticker", "date")
+    )
+
+
+def _confidence(frame: pl.DataFrame, threshold: float) -> pl.Series:
+    """0 on warm-up rows; 1 - exp(-|score|) where |score| >= threshold (BUY or SELL), else
+    1 - |score| / (2 threshold). The exponential is taken on the few BUY and SELL rows only."""
+    score = pl.col("score")
+    found = frame.select(
+        pl.when(pl.col("warmup"))
+        .then(0.0)
+        .otherwise(1 - score.abs() / (2 * threshold))
+        .alias("confidence"),
+        ((~pl.col("warmup")).fill_null(True) & (score.abs() >= threshold)).alias("_strong"),
+    )
+    strong = found["_strong"].arg_true()
+    confidence = found["confidence"]
+    if strong.len():
+        decided = frame.select(score.gather(strong)).select(1 - (-score.abs()).exp())
+        confidence = confidence.scatter(strong, decided.to_series())
+    return confidence

@@ -12,6 +12,15 @@ from marketflow_assets.vpa.frame import START, C, H, L, N, O, V, lag
 
 WEEKLY_PRICE_COLUMNS = ("week_open", "week_high", "week_low", "weekly_sma")
 MAX_WEEK_BARS = 5
+TREND = pl.Enum(("up", "down", "sideways"))
+
+
+def _tree_sum(terms: list[pl.Expr]) -> pl.Expr:
+    """The sum in the order `pl.sum_horizontal` adds its inputs (halves, left half smaller)."""
+    if len(terms) == 1:
+        return terms[0]
+    middle = len(terms) // 2
+    return _tree_sum(terms[:middle]) + _tree_sum(terms[middle:])
 
 
 def weekly_columns(frame: pl.DataFrame, spec: dict) -> list[pl.Series]:
@@ -19,56 +28,78 @@ def weekly_columns(frame: pl.DataFrame, spec: dict) -> list[pl.Series]:
     weeks = spec["weekly"]["weeks"]
     week = (pl.col("date").cast(pl.Int32) + 3) // 7  # Monday-based week number
     daily = frame.select(START, N, O, H, L, C, V, week.alias("_week"))
-    same_week = [pl.col("_week") == lag("_week", k) for k in range(1, MAX_WEEK_BARS)]
-
-    def so_far(column: str, k: int) -> pl.Expr:
-        return pl.when(same_week[k - 1]).then(lag(column, k))
-
+    # Dates being sorted, the bars of a week so far are the last `week_bars` rows (at most
+    # MAX_WEEK_BARS are read); maxima, minima and the sum run back from the day itself.
+    same_week = [
+        (pl.col("_week") == lag("_week", k)).fill_null(False) for k in range(1, MAX_WEEK_BARS)
+    ]
     new_week = (pl.col(N) == 0) | (pl.col("_week") != pl.col("_week").shift(1))
-    lags = range(1, MAX_WEEK_BARS)
     daily = daily.with_columns(
         new_week.alias("_new_week"),
-        (pl.col("_week") * 7 - 3).cast(pl.Date).alias("week_start"),
-        (1 + pl.sum_horizontal(s.fill_null(False) for s in same_week)).alias("week_bars"),
-        pl.max_horizontal(H, *(so_far(H, k) for k in lags)).alias("week_high"),
-        pl.min_horizontal(L, *(so_far(L, k) for k in lags)).alias("week_low"),
-        pl.sum_horizontal(V, *(so_far(V, k) for k in lags)).alias("week_volume"),
+        *(s.alias(f"_same{k}") for k, s in enumerate(same_week, start=1)),
     )
-    # One row per week: the open, the week before (complete), and windows over earlier weeks.
-    by_week = (
-        daily.select(
-            START,
-            "_new_week",
-            pl.col(O).alias("week_open"),
-            lag(C, 1).alias("prev_close"),
-            lag("week_volume", 1).alias("prev_volume"),
-            lag("week_bars", 1).alias("prev_bars"),
+    volumes = [pl.col(V)]
+    for k in range(1, MAX_WEEK_BARS):
+        volumes.append(pl.when(pl.col(f"_same{k}")).then(pl.col(V).shift(k)).otherwise(0.0))
+    daily = daily.with_columns(
+        (1 + pl.sum_horizontal(pl.col(f"_same{k}") for k in range(1, MAX_WEEK_BARS))).alias(
+            "week_bars"
+        ),
+        pl.col(H).alias("week_high"),
+        pl.col(L).alias("week_low"),
+        _tree_sum(volumes).alias("week_volume"),
+    )
+    # One step per earlier bar, each reading the last step's column (nesting the expressions
+    # instead would evaluate them over and over).
+    for k in range(1, MAX_WEEK_BARS):
+        same, high, low = pl.col(f"_same{k}"), pl.col(H).shift(k), pl.col(L).shift(k)
+        daily = daily.with_columns(
+            pl.when(same & (high > pl.col("week_high")))
+            .then(high)
+            .otherwise(pl.col("week_high"))
+            .alias("week_high"),
+            pl.when(same & (low < pl.col("week_low")))
+            .then(low)
+            .otherwise(pl.col("week_low"))
+            .alias("week_low"),
         )
-        .filter("_new_week")
-        .drop("_new_week")
-    )
+    # One row per week: the open, the week before (complete), and windows over earlier weeks.
+    by_week = daily.select(
+        START,
+        pl.col(O).alias("week_open"),
+        lag(C, 1).alias("prev_close"),
+        lag("week_volume", 1).alias("prev_volume"),
+        lag("week_bars", 1).alias("prev_bars"),
+        pl.col("_new_week"),
+    ).filter("_new_week")
     windows = (
         by_week.group_by(START, maintain_order=True)
         .agg(
             pl.col("prev_close").rolling_mean(weeks).alias("weekly_sma"),
-            pl.col("prev_close").rolling_mean(weeks).shift(1).alias("weekly_sma_prev"),
-            (
-                pl.col("prev_volume").rolling_sum(weeks) / pl.col("prev_bars").rolling_sum(weeks)
-            ).alias("prev_daily_volume"),
+            pl.col("prev_volume").rolling_sum(weeks).alias("_volume_sum"),
+            pl.col("prev_bars").rolling_sum(weeks).alias("_bars_sum"),
         )
         .drop(START)
         .explode(pl.all())
     )
-    by_week = pl.concat(
-        [by_week.drop(START, "prev_volume", "prev_bars"), windows], how="horizontal"
+    by_week = by_week.select("week_open", "prev_close", START).hstack(windows)
+    by_week = by_week.select(
+        "week_open",
+        "prev_close",
+        "weekly_sma",
+        # The week before's average, null on the ticker's first week.
+        pl.when(pl.col(START) == pl.col(START).shift(1))
+        .then(pl.col("weekly_sma").shift(1))
+        .alias("weekly_sma_prev"),
+        (pl.col("_volume_sum") / pl.col("_bars_sum")).alias("prev_daily_volume"),
     )
     # Weeks are in frame order: a day's week is the count of week starts up to it, minus one.
     week_of_day = daily["_new_week"].cast(pl.Int32).cum_sum() - 1
-    daily = pl.concat([daily, by_week.select(pl.all().gather(week_of_day))], how="horizontal")
+    daily = daily.hstack(by_week.select(pl.all().gather(week_of_day)))
     sma, sma_prev = pl.col("weekly_sma"), pl.col("weekly_sma_prev")
     width = pl.col("week_high") - pl.col("week_low")
-    out = daily.select(
-        "week_start",
+    return daily.select(
+        (pl.col("_week") * 7 - 3).cast(pl.Date).alias("week_start"),
         "week_bars",
         "week_open",
         "week_high",
@@ -81,15 +112,14 @@ def weekly_columns(frame: pl.DataFrame, spec: dict) -> list[pl.Series]:
         (pl.col(C) / pl.col("prev_close") - 1).alias("week_change"),
         "weekly_sma",
         pl.when(sma_prev.is_null())
-        .then(None)
+        .then(pl.lit(None, TREND))
         .when((pl.col(C) > sma) & (sma > sma_prev))
-        .then(pl.lit("up"))
+        .then(pl.lit("up", TREND))
         .when((pl.col(C) < sma) & (sma < sma_prev))
-        .then(pl.lit("down"))
-        .otherwise(pl.lit("sideways"))
+        .then(pl.lit("down", TREND))
+        .otherwise(pl.lit("sideways", TREND))
         .alias("weekly_trend"),
         (pl.col("week_volume") / pl.col("week_bars") / pl.col("prev_daily_volume")).alias(
             "weekly_volume_rel"
         ),
-    )
-    return out.get_columns()
+    ).get_columns()

@@ -19,6 +19,7 @@ from polars.testing import assert_frame_equal
 from marketflow_assets.sources.quality import rule_violations
 from marketflow_assets.sources.sample import SampleSource
 from marketflow_assets.vpa import compute_features
+from marketflow_assets.vpa import frame as frame_module
 from marketflow_assets.vpa.frame import CHUNK_ROWS, normalise
 from marketflow_assets_tests.vpa.point_in_time import (
     CHECKS,
@@ -250,26 +251,25 @@ def test_point_in_time_on_real_sample() -> None:
     assert_point_in_time(vpa_pipeline, bars, [days[40], days[130], days[-4]])
 
 
-def test_ticker_features_do_not_depend_on_other_tickers() -> None:
-    """Same bars, same bits, whatever else is in the frame, across the engine's chunk border."""
+@pytest.mark.parametrize("chunk_rows", [3_000, 9_000, CHUNK_ROWS])
+def test_ticker_features_do_not_depend_on_other_tickers(
+    chunk_rows: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Same bars, same bits, whatever else is in the frame and however it is cut in pieces."""
+    monkeypatch.setattr(frame_module, "CHUNK_ROWS", chunk_rows)
     one = random_bars(5, tickers=1, sessions=300, splits=[Split(0, 150, 2.0)])
     others = pl.concat(
         random_bars(s, tickers=4, sessions=300, splits=[]).with_columns(
             pl.format("S{}_{}", pl.lit(s), pl.col("ticker")).alias("ticker")
         )
-        for s in range(125)
+        for s in range(25)
     )
-    copies = [one.with_columns(pl.lit(t).alias("ticker")) for t in ("A", "ZZ")]
-    frame = pl.concat([others, *copies]).sort("ticker", "date")
-    assert frame.height > CHUNK_ROWS
-    # A third copy sorts just before the ticker on the chunk border, so it straddles it.
-    border = frame["ticker"][CHUNK_ROWS]
-    middle = border[:-1] + chr(ord(border[-1]) - 1) + "~"
-    frame = pl.concat([frame, one.with_columns(pl.lit(middle).alias("ticker"))])
-    rows = frame.sort("ticker", "date").with_row_index().filter(pl.col("ticker") == middle)
-    assert rows["index"].min() < CHUNK_ROWS <= rows["index"].max()
+    names = ("A", "S12_T~", "ZZ")  # first, among the others, last
+    copies = [one.with_columns(pl.lit(t).alias("ticker")) for t in names]
+    frame = pl.concat([others, *copies])
+    assert frame.height > 2 * 9_000  # several pieces at the smaller sizes, one at the default
     features = compute_features(frame)
     alone = compute_features(one).drop("ticker")
-    for ticker in ("A", middle, "ZZ"):
+    for ticker in names:
         mine = features.filter(pl.col("ticker") == ticker).drop("ticker")
         assert_frame_equal(mine, alone, check_exact=True)

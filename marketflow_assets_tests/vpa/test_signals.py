@@ -261,8 +261,8 @@ def test_signal_words_are_plain() -> None:
         event("no_demand", "bearish", 0.4, ticker="CCC"),
         event("upthrust", "bearish", 0.9, bar=D + 1, ticker="CCC"),
     )
-    assert out.schema["signal"] == pl.String
-    assert out.schema["strength"] == pl.String
+    assert out.schema["signal"] == pl.Enum(["BUY", "SELL", "HOLD"])
+    assert out.schema["strength"] == pl.Enum(["STRONG", "MODERATE", "WEAK"])
     assert set(out["signal"]) == {"BUY", "SELL", "HOLD"}
     assert set(out["strength"]) <= {"STRONG", "MODERATE", "WEAK"}
     assert set(out["strength"]) >= {"STRONG", "WEAK"}
