@@ -25,13 +25,12 @@ class StoreResource(DuckDBResource):
     @contextmanager
     def get_connection(self) -> Iterator[duckdb.DuckDBPyConnection]:
         Path(self.database).parent.mkdir(parents=True, exist_ok=True)
-        opened = super().get_connection()
-        conn = opened.__enter__()
-        try:
-            apply_migrations(conn)
-            yield conn
-        finally:
-            conn.close()
+        with super().get_connection() as conn:
+            try:
+                apply_migrations(conn)
+                yield conn
+            finally:
+                conn.close()
 
 
 class MarketDataResource(dg.ConfigurableResource):

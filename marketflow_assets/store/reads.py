@@ -19,19 +19,31 @@ def read_bars(
     tickers: Sequence[str] | None = None,
     with_splits: bool = False,
 ) -> pl.DataFrame:
-    """Stored raw bars dated in [start, end], sorted by ticker and date; `with_splits` adds
-    each bar's `split_ratio` from `corporate_actions` (null where there was none)."""
-    columns = "b.*, c.split_ratio" if with_splits else "b.*"
-    query = (
-        f"SELECT {columns} FROM bars b "
-        + ("LEFT JOIN corporate_actions c USING (ticker, date) " if with_splits else "")
-        + "WHERE b.date BETWEEN $start AND $end"
-    )
+    """Stored raw bars dated in [start, end], sorted by ticker and date.
+
+    `with_splits` adds `split_ratio`: the product of the splits from `corporate_actions` that
+    took effect since the ticker's previous stored bar, so a split whose own bar was
+    quarantined or missing applies to the next bar rather than being lost.
+    """
     params: dict[str, object] = {"start": start, "end": end}
+    where = "b.date BETWEEN $start AND $end"
     if tickers is not None:
-        query += " AND list_contains($tickers, b.ticker)"
+        where += " AND list_contains($tickers, b.ticker)"
         params["tickers"] = list(tickers)
-    return conn.sql(query + " ORDER BY b.ticker, b.date", params=params).pl()
+    if not with_splits:
+        return conn.sql(
+            f"SELECT b.* FROM bars b WHERE {where} ORDER BY b.ticker, b.date", params=params
+        ).pl()
+    return conn.sql(
+        "WITH splits AS (SELECT c.ticker, c.split_ratio, "
+        "(SELECT min(date) FROM bars n WHERE n.ticker = c.ticker AND n.date >= c.date) AS date "
+        "FROM corporate_actions c WHERE c.split_ratio IS NOT NULL AND c.split_ratio <> 1), "
+        "per_bar AS (SELECT ticker, date, product(split_ratio) AS split_ratio FROM splits "
+        "WHERE date IS NOT NULL GROUP BY ticker, date) "
+        f"SELECT b.*, s.split_ratio FROM bars b LEFT JOIN per_bar s USING (ticker, date) "
+        f"WHERE {where} ORDER BY b.ticker, b.date",
+        params=params,
+    ).pl()
 
 
 def read_window(

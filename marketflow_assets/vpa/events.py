@@ -180,9 +180,9 @@ def _events(frame: pl.DataFrame, starts: np.ndarray, rules: Rules) -> pl.DataFra
     fresh = np.empty(rows.size, dtype=bool)
     fresh[:1] = True
     np.not_equal(rows[1:], rows[:-1], out=fresh[1:])
-    lean = (frame["volume_rel_mean"].gather(rows[fresh]).log().tanh().fill_nan(0.0)).gather(
-        np.cumsum(fresh) - 1
-    )
+    lean = (
+        frame["volume_rel_mean"].gather(rows[fresh]).log().tanh().fill_nan(0.0).fill_null(0.0)
+    ).gather(np.cumsum(fresh) - 1)
     events = pl.DataFrame(
         {
             "ticker": frame["ticker"].gather(rows),

@@ -27,6 +27,7 @@ from marketflow_assets.vpa.frame import (
     map_ticker_chunks,
     normalised,
     prepare,
+    ratio,
 )
 from marketflow_assets.vpa.levels import (
     LEVEL_PRICE_COLUMNS,
@@ -244,7 +245,7 @@ def _running_columns(frame: pl.DataFrame, spec: dict) -> pl.DataFrame:
         _shift("_sma_fast", fast).alias("sma20"),
         _shift("_sma_slow", slow).alias("sma50"),
         "obv",
-        (pl.col("_sv_sum") / pl.col("_v_sum")).alias("obv_trend20"),
+        ratio(pl.col("_sv_sum"), pl.col("_v_sum")).alias("obv_trend20"),
     ).rechunk()
 
 
@@ -348,25 +349,19 @@ def _relative_columns(spec: dict) -> list[pl.Expr]:
     atr_prev = lag("atr14", 1)
     spread = pl.col(H) - pl.col(L)
     return [
-        _ratio(pl.col(V), pl.col("volume_mean20")).alias("volume_rel_mean"),
-        _ratio(pl.col(V), pl.col("volume_median20")).alias("volume_rel_median"),
-        _ratio(pl.col(V) - pl.col("volume_mean20"), pl.col("volume_std20")).alias("volume_z"),
-        _ratio(spread, pl.col("range_mean20")).alias("spread_rel"),
-        _ratio(spread, atr_prev).alias("range_atr"),
-        _ratio(pl.col(O) - lag(C, 1), atr_prev).alias("gap_atr"),
+        ratio(pl.col(V), pl.col("volume_mean20")).alias("volume_rel_mean"),
+        ratio(pl.col(V), pl.col("volume_median20")).alias("volume_rel_median"),
+        ratio(pl.col(V) - pl.col("volume_mean20"), pl.col("volume_std20")).alias("volume_z"),
+        ratio(spread, pl.col("range_mean20")).alias("spread_rel"),
+        ratio(spread, atr_prev).alias("range_atr"),
+        ratio(pl.col(O) - lag(C, 1), atr_prev).alias("gap_atr"),
         (pl.col("sma20") / lag("sma20", slope_n) - 1).alias("sma20_slope"),
-        _ratio((pl.col("sma20") - pl.col("sma50")).abs(), 2 * pl.col("atr14"))
+        ratio((pl.col("sma20") - pl.col("sma50")).abs(), 2 * pl.col("atr14"))
         .clip(upper_bound=1.0)
         .alias("trend_strength"),
         _location("range_high20", "range_low20").alias("range_location20"),
         _location("range_high60", "range_low60").alias("range_location60"),
     ]
-
-
-def _ratio(numerator: pl.Expr, baseline: pl.Expr) -> pl.Expr:
-    """`numerator / baseline`, null where the baseline is missing or zero (a halted stock's
-    zero volume or range says nothing relative)."""
-    return pl.when(baseline > 0).then(numerator / baseline)
 
 
 def _location(high: str, low: str) -> pl.Expr:
@@ -419,7 +414,7 @@ def _class_columns(spec: dict) -> list[pl.Expr]:
     return [
         volume_class.alias("volume_class"),
         spread_class.alias("spread_class"),
-        pl.when(slope.is_null())
+        pl.when(slope.is_null() | sma50.is_null())
         .then(pl.lit(None, TREND))
         .when((pl.col(C) > sma20) & (sma20 > sma50) & (slope > 0))
         .then(pl.lit("up", TREND))

@@ -70,11 +70,6 @@ def normalised(bars: pl.DataFrame) -> tuple[pl.DataFrame, np.ndarray]:
     return frame, starts
 
 
-def sort_by_ticker(frame: pl.DataFrame) -> pl.DataFrame:
-    """`frame` sorted by ticker and date (returned as is when it already is)."""
-    return ordered(frame)[0]
-
-
 def ordered(frame: pl.DataFrame) -> tuple[pl.DataFrame, np.ndarray]:
     """`frame` sorted by ticker and date (as is when it already is) and the first row of each
     ticker."""
@@ -181,6 +176,12 @@ def prepare(chunk: pl.DataFrame, starts: np.ndarray | None = None) -> pl.DataFra
     )
 
 
+def ratio(numerator: pl.Expr, baseline: pl.Expr) -> pl.Expr:
+    """`numerator / baseline`, null where the baseline is missing or zero (a halted stock's
+    zero volume or range says nothing relative)."""
+    return pl.when(baseline > 0).then(numerator / baseline)
+
+
 def lag(column: str, k: int) -> pl.Expr:
     """`column` k bars earlier for the same ticker (null before the ticker's k-th bar)."""
     return pl.when(pl.col(N) >= k).then(pl.col(column).shift(k))
@@ -194,7 +195,7 @@ def _check_values(frame: pl.DataFrame) -> None:
         | (pl.col("volume") < 0)
         | pl.col("ticker").is_null()
         | pl.col("date").is_null()
-        | ~(pl.col("split_ratio") > 0)
+        | ~(pl.col("split_ratio").is_finite() & (pl.col("split_ratio") > 0))
     )
     if not frame.select(bad.any()).item():
         return

@@ -125,7 +125,7 @@ def _nearest(
             np.less_equal(values, tolerance, out=flags)
             # At most a few candidates: counted in bytes, then widened.
             touches[:] = np.add.reduce(flags.view(np.uint8), axis=0, dtype=np.uint8)
-            touches[np.isnan(level)] = np.nan
+            touches[np.isnan(level) | np.isnan(tolerance)] = np.nan
 
 
 def _pivot(column: str, window_extreme: str, n: int) -> pl.Expr:

@@ -11,7 +11,6 @@ def feature_summary(features: pl.DataFrame, rules: Rules) -> dict[str, object]:
     """Rows, tickers, sessions and warm-up rows of a features window, with the rules used."""
     return {
         "rows": features.height,
-        "dagster/row_count": features.height,
         "tickers": features["ticker"].n_unique(),
         "sessions": features["date"].n_unique(),
         "warmup_rows": int(features["warmup"].sum()),
@@ -31,7 +30,6 @@ def signal_summary(events: pl.DataFrame, signals: pl.DataFrame, rules: Rules) ->
     )
     return {
         "rows": signals.height,
-        "dagster/row_count": signals.height,
         "events": events.height,
         "events_by_rule": {rule_id: int(by_rule.get(rule_id, 0)) for rule_id in rules.patterns},
         "signals_by_type_and_strength": dict(by_signal.iter_rows()),

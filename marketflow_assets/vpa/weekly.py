@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from marketflow_assets.vpa.frame import START, C, H, L, N, O, V, lag
+from marketflow_assets.vpa.frame import START, C, H, L, N, O, V, lag, ratio
 
 WEEKLY_PRICE_COLUMNS = ("week_open", "week_high", "week_low", "weekly_sma")
 MAX_WEEK_BARS = 5
@@ -119,7 +119,7 @@ def weekly_columns(frame: pl.DataFrame, spec: dict) -> list[pl.Series]:
         .then(pl.lit("down", TREND))
         .otherwise(pl.lit("sideways", TREND))
         .alias("weekly_trend"),
-        (pl.col("week_volume") / pl.col("week_bars") / pl.col("prev_daily_volume")).alias(
+        ratio(pl.col("week_volume") / pl.col("week_bars"), pl.col("prev_daily_volume")).alias(
             "weekly_volume_rel"
         ),
     ).get_columns()

@@ -97,3 +97,19 @@ def test_warmup_mismatches_compare_flags_with_stored_history(store: Path) -> Non
         ("BBB", False, 3),
         ("CCC", False, 3),
     ]
+
+
+def test_a_split_whose_bar_was_quarantined_applies_to_the_next_bar(tmp_path: Path) -> None:
+    split_day, next_day = dt.date(2024, 7, 8), dt.date(2024, 7, 9)
+    bars = bars_for(["AAA"], START, END).with_columns(
+        split_ratio=pl.when(pl.col("date") == split_day).then(2.0),
+        volume=pl.when(pl.col("date") == split_day).then(-1.0).otherwise(pl.col("volume")),
+    )
+    result = sort_bars(bars, sessions_between(START, END), "t")
+    assert result.quarantine["date"].to_list() == [split_day]
+    with open_store(tmp_path / "splits.duckdb") as conn:
+        replace_windows(
+            conn, {"bars": result.bars, "corporate_actions": result.corporate_actions}, START, END
+        )
+        ratios = read_bars(conn, START, END, with_splits=True).select("date", "split_ratio")
+    assert ratios.filter(pl.col("split_ratio").is_not_null()).rows() == [(next_day, 2.0)]

@@ -258,7 +258,7 @@ FIRST_VALUE = {
     "range_low20": 20,
     "range_location20": 20,
     "sma20_slope": 25,
-    "trend_state": 25,
+    "trend_state": 50,
     "sma50": 50,
     "trend_strength": 50,
     "range_high60": 60,
@@ -590,4 +590,45 @@ def test_duplicate_key_names_ticker_and_date() -> None:
     bars = pl.concat([wavy("A", 5), wavy("B", 5)])
     bars = pl.concat([bars, bars.filter(pl.col("ticker") == "B").slice(2, 1)])
     with pytest.raises(BarsError, match=f"duplicate.*B {weekdays(5)[2]}"):
+        compute_features(bars)
+
+
+def test_a_halted_stretch_gives_null_ratios_and_events_keep_a_confidence() -> None:
+    """70 bars without volume, then a hammer at the low: ratios over a zero baseline are null,
+    not NaN or infinite, and the hammer still has a confidence the store accepts."""
+    n = 70
+    opens = [10.0 - 0.01 * i for i in range(n)] + [9.28]
+    closes = [10.0 - 0.01 * i for i in range(n)] + [9.3]
+    highs = [c + 0.05 for c in closes[:-1]] + [9.31]
+    lows = [c - 0.05 for c in closes[:-1]] + [8.5]
+    features = compute_features(tape("HALT", opens, highs, lows, closes, [0.0] * (n + 1)))
+    last = row(features, "HALT")
+    for column in ("volume_rel_mean", "volume_z", "obv_trend20", "weekly_volume_rel"):
+        assert last[column] is None, column
+    events = detect_events(features)
+    hammer = events.filter(pl.col("rule_id") == "hammer")
+    assert hammer["date"].to_list() == [last["date"]]
+    assert hammer["confidence"].null_count() == 0
+    assert hammer["confidence"].to_list() == [load_rules().patterns["hammer"].confidence_base]
+    signals = compute_signals(features, events)
+    assert signals["confidence"].null_count() == 0
+
+
+def test_trend_state_waits_for_the_slow_average() -> None:
+    n = 60
+    closes = [10.0 + 0.1 * i for i in range(n)]
+    features = compute_features(
+        tape("UP", closes, [c + 0.2 for c in closes], [c - 0.2 for c in closes], closes, [1e6] * n)
+    )
+    states = features["trend_state"].cast(pl.String).to_list()
+    assert states[:50] == [None] * 50
+    assert states[50:] == ["up"] * 10
+
+
+@pytest.mark.parametrize("ratio", [float("nan"), float("inf"), 0.0, -2.0])
+def test_an_unusable_split_ratio_is_refused_naming_the_bar(ratio: float) -> None:
+    bars = tape(
+        "SPLT", [10.0] * 3, [11.0] * 3, [9.0] * 3, [10.0] * 3, [1e6] * 3, [None, ratio, None]
+    )
+    with pytest.raises(BarsError, match=r"SPLT 2024-01-02"):
         compute_features(bars)

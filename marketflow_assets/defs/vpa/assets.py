@@ -47,7 +47,8 @@ def vpa_features(context: dg.AssetExecutionContext, store: StoreResource) -> dg.
             asset="vpa_features",
             sessions=sessions_between(start, end),
         )
-    return dg.MaterializeResult(metadata=feature_summary(features, rules))
+    summary = feature_summary(features, rules)
+    return dg.MaterializeResult(metadata={**summary, "dagster/row_count": summary["rows"]})
 
 
 @dg.asset(
@@ -78,4 +79,5 @@ def vpa_signals(context: dg.AssetExecutionContext, store: StoreResource) -> dg.M
             sessions=sessions_between(start, end),
         )
     context.log.info(f"{events.height} events, {signals.height} signals")
-    return dg.MaterializeResult(metadata=signal_summary(events, signals, rules))
+    summary = signal_summary(events, signals, rules)
+    return dg.MaterializeResult(metadata={**summary, "dagster/row_count": summary["rows"]})
