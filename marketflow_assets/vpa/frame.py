@@ -196,14 +196,16 @@ def _check_values(frame: pl.DataFrame) -> None:
         | pl.col("ticker").is_null()
         | pl.col("date").is_null()
         | ~(pl.col("split_ratio").is_finite() & (pl.col("split_ratio") > 0))
+        | (pl.col("high") < pl.max_horizontal("open", "close", "low"))
+        | (pl.col("low") > pl.min_horizontal("open", "close"))
     )
     if not frame.select(bad.any()).item():
         return
     bad_rows = frame.filter(bad)
     row = bad_rows.row(0, named=True)
     raise BarsError(
-        f"{bad_rows.height} unusable bar(s) (null, non-finite or non-positive values), first "
-        f"{row['ticker']} {row['date']}: {row}"
+        f"{bad_rows.height} unusable bar(s) (null, non-finite or non-positive values, or open "
+        f"or close outside [low, high]), first {row['ticker']} {row['date']}: {row}"
     )
 
 

@@ -11,9 +11,6 @@ import numpy as np
 import polars as pl
 
 EVENT_SET = "_event_set"  # a bit per rule id (in the order given) with an event on the row
-# Distinct combinations are numbered through a table of this many entries at most; beyond it
-# they are sorted instead.
-MAX_TABLE = 1 << 22
 
 
 def reason_codes(frame: pl.DataFrame, near: float, rule_ids: tuple[str, ...]) -> pl.Series:
@@ -31,17 +28,14 @@ def reason_codes(frame: pl.DataFrame, near: float, rule_ids: tuple[str, ...]) ->
     # Every warm-up row reads the same: key 0.
     key = pl.when(pl.col("warmup").fill_null(False)).then(0).otherwise(key + 1)
     key = frame.select(key.alias("key")).to_series().to_numpy()
+    # With the 12 rules there are some 260,000 possible keys: a table numbers those present.
     size = (1 << len(rule_ids)) * len(trend_words) * len(weekly_words) * 4 + 1
-    if size <= MAX_TABLE:
-        present = np.zeros(size, dtype=bool)
-        present[key] = True
-        distinct = np.flatnonzero(present)
-        number = np.zeros(size, dtype=np.uint32)
-        number[distinct] = np.arange(distinct.size)
-        index = number[key]
-    else:
-        distinct, index = np.unique(key, return_inverse=True)
-    return _render(distinct, rule_ids, trend_words, weekly_words).gather(index)
+    present = np.zeros(size, dtype=bool)
+    present[key] = True
+    distinct = np.flatnonzero(present)
+    number = np.zeros(size, dtype=np.uint32)
+    number[distinct] = np.arange(distinct.size)
+    return _render(distinct, rule_ids, trend_words, weekly_words).gather(number[key])
 
 
 def _codes(words: pl.Series) -> tuple[pl.Expr, list[str | None]]:

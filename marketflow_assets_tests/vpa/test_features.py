@@ -632,3 +632,9 @@ def test_an_unusable_split_ratio_is_refused_naming_the_bar(ratio: float) -> None
     )
     with pytest.raises(BarsError, match=r"SPLT 2024-01-02"):
         compute_features(bars)
+
+
+def test_a_bar_with_its_close_above_its_high_is_refused_naming_it() -> None:
+    bars = tape("BAD", [10.0] * 3, [11.0, 11.0, 11.0], [9.0] * 3, [10.0, 11.5, 10.0], [1e6] * 3)
+    with pytest.raises(BarsError, match=r"outside \[low, high\]\), first BAD 2024-01-02"):
+        compute_features(bars)
