@@ -20,6 +20,7 @@ from typing import Any
 import polars as pl
 
 from marketflow_assets.calendar import sessions_between
+from marketflow_assets.sources.normalize import BARS_SCHEMA
 from marketflow_assets.vpa import compute_features, detect_events, load_rules
 from marketflow_assets.vpa.rules import PatternRule
 
@@ -30,18 +31,7 @@ VOLUME = 1_000_000.0
 WICK = 0.5
 FIRST_SESSION = dt.date(2024, 1, 2)
 
-BAR_SCHEMA = pl.Schema(
-    {
-        "ticker": pl.String,
-        "date": pl.Date,
-        "open": pl.Float64,
-        "high": pl.Float64,
-        "low": pl.Float64,
-        "close": pl.Float64,
-        "volume": pl.Float64,
-        "split_ratio": pl.Float64,
-    }
-)
+BAR_SCHEMA = pl.Schema({k: v for k, v in BARS_SCHEMA.items() if k != "dividend"})
 
 
 @cache

@@ -3,11 +3,12 @@
 import dagster as dg
 
 from marketflow_assets.defs.bars.assets import daily_bars
+from marketflow_assets.defs.keys import unique_keys_check
 from marketflow_assets.defs.resources import StoreResource
 from marketflow_assets.defs.windows import partition_dates
 from marketflow_assets.partitions import trading_days
 from marketflow_assets.sources.quality import rule_violations
-from marketflow_assets.store.reads import duplicate_keys, read_bars
+from marketflow_assets.store.reads import read_bars
 
 
 @dg.asset_check(asset=daily_bars, blocking=True, partitions_def=trading_days, pool="duckdb")
@@ -30,12 +31,4 @@ def bar_sanity(context: dg.AssetCheckExecutionContext, store: StoreResource) -> 
     )
 
 
-@dg.asset_check(asset=daily_bars, partitions_def=trading_days, pool="duckdb")
-def bars_unique_keys(
-    context: dg.AssetCheckExecutionContext, store: StoreResource
-) -> dg.AssetCheckResult:
-    """No (ticker, date) appears twice in the stored window."""
-    start, end = partition_dates(context)
-    with store.get_connection() as conn:
-        duplicates = duplicate_keys(conn, "bars", ("ticker", "date"), start, end)
-    return dg.AssetCheckResult(passed=duplicates == 0, metadata={"duplicate_keys": duplicates})
+bars_unique_keys = unique_keys_check("bars_unique_keys", daily_bars, {"bars": ("ticker", "date")})
