@@ -16,6 +16,8 @@ WINDOW_TABLES: dict[str, str] = {
     "features": "date",
     "events": "confirmed_at",
     "signals": "date",
+    "snapshots": "as_of",
+    "training_pairs": "as_of",
 }
 
 
@@ -27,14 +29,18 @@ def replace_windows(
     *,
     asset: str | None = None,
     sessions: Sequence[dt.date] = (),
+    scope: Mapping[str, str] | None = None,
 ) -> dict[str, int]:
     """Replace the rows of each table dated in [start, end] with its frame; all or nothing.
 
     A rerun of the same window therefore gives the same rows, never duplicates, and a failure
     anywhere leaves every table as it was. With `asset`, the same transaction records
-    `sessions` as written by that asset in the `materialized_sessions` ledger. Returns rows
+    `sessions` as written by that asset in the `materialized_sessions` ledger. With `scope`
+    (column -> value), only the window's rows holding those values are replaced, and every
+    incoming row must hold them: snapshots of other rule versions are kept. Returns rows
     written per table.
     """
+    scope = dict(scope or {})
     for table, frame in frames.items():
         if table not in WINDOW_TABLES:
             raise ValueError(f"{table!r} is not a partitioned table ({', '.join(WINDOW_TABLES)})")
@@ -45,6 +51,10 @@ def replace_windows(
                 f"{table}: {outside.height} row(s) dated outside the window {start}..{end}, "
                 f"first {outside.row(0, named=True)}"
             )
+        for column, value in scope.items():
+            other = frame.filter(pl.col(column) != value)
+            if other.height:
+                raise ValueError(f"{table}: {other.height} row(s) with {column} other than {value}")
     views = {table: f"incoming_{table}" for table in frames}
     for table, frame in frames.items():
         conn.register(views[table], frame.to_arrow())
@@ -53,7 +63,11 @@ def replace_windows(
         try:
             for table in frames:
                 date_col = WINDOW_TABLES[table]
-                conn.execute(f"DELETE FROM {table} WHERE {date_col} BETWEEN ? AND ?", [start, end])
+                scoped = "".join(f" AND {column} = ?" for column in scope)
+                conn.execute(
+                    f"DELETE FROM {table} WHERE {date_col} BETWEEN ? AND ?{scoped}",
+                    [start, end, *scope.values()],
+                )
                 conn.execute(f"INSERT INTO {table} BY NAME SELECT * FROM {views[table]}")
             if asset is not None:
                 conn.execute(

@@ -65,6 +65,7 @@ class Rules:
     features: MappingProxyType[str, Any]
     patterns: MappingProxyType[str, PatternRule]
     signals: MappingProxyType[str, Any]
+    plan: MappingProxyType[str, float]
     path: Path
 
     @property
@@ -86,7 +87,7 @@ def load_rules(path: Path | str | None = None) -> Rules:
         raise RulesError(f"{path}: cannot read rules: {exc}") from exc
     if not isinstance(raw, dict):
         raise RulesError(f"{path}: expected a mapping at the top level")
-    for section in ("version", "features", "patterns", "signals"):
+    for section in ("version", "features", "patterns", "signals", "plan"):
         if section not in raw:
             raise RulesError(f"{path}: missing section {section!r}")
         if section != "version" and not isinstance(raw[section], dict):
@@ -106,8 +107,19 @@ def load_rules(path: Path | str | None = None) -> Rules:
         features=MappingProxyType(raw["features"]),
         patterns=MappingProxyType(patterns),
         signals=MappingProxyType(raw["signals"]),
+        plan=MappingProxyType(_plan(raw["plan"], path)),
         path=path,
     )
+
+
+def _plan(raw: dict[str, Any], path: Path) -> dict[str, float]:
+    plan = {}
+    for name in ("stop_atr", "target_atr"):
+        value = raw.get(name)
+        if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+            raise RulesError(f"{path}: plan.{name} must be a positive number, not {value!r}")
+        plan[name] = float(value)
+    return plan
 
 
 def _patterns(raw: dict[str, Any], path: Path) -> dict[str, PatternRule]:

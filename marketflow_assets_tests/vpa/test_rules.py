@@ -36,7 +36,7 @@ def test_packaged_rules_have_twelve_documented_patterns() -> None:
     rules = load_rules()
     assert isinstance(rules, Rules)
     assert rules.path == DEFAULT_RULES_PATH
-    assert rules.version == "1.0.0"
+    assert rules.version == "1.1.0"
     assert tuple(rules.patterns) == PATTERN_IDS
     assert len(rules.patterns) == 12
     for rule_id, rule in rules.patterns.items():
@@ -138,6 +138,8 @@ def drop(section: str, key: str | None = None) -> Callable[[dict[str, Any]], obj
         (drop("features"), r"missing section 'features'"),
         (drop("patterns"), r"missing section 'patterns'"),
         (drop("signals"), r"missing section 'signals'"),
+        (drop("plan"), r"missing section 'plan'"),
+        (drop("plan", "stop_atr"), r"plan.stop_atr must be a positive number"),
         (
             lambda raw: raw["patterns"]["hammer"].update(direction="sideways"),
             r"patterns\.hammer: direction 'sideways' not in bullish, bearish, against_bar",
@@ -170,6 +172,8 @@ def drop(section: str, key: str | None = None) -> Callable[[dict[str, Any]], obj
         "missing-features",
         "missing-patterns",
         "missing-signals",
+        "missing-plan",
+        "missing-stop",
         "bad-direction",
         "missing-field",
         "bad-volume-sense",
