@@ -55,7 +55,8 @@ def build_snapshots(
     if missing.height:
         first = missing.row(0, named=True)
         raise ValueError(
-            f"{missing.height} signal(s) have no feature row, first {first['ticker']} {first['date']}"
+            f"{missing.height} signal(s) have no feature row, "
+            f"first {first['ticker']} {first['date']}"
         )
     meanings = pl.DataFrame(
         {
