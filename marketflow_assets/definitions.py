@@ -6,8 +6,15 @@ import dagster as dg
 
 from marketflow_assets.defs.bars.assets import daily_bars
 from marketflow_assets.defs.bars.checks import bar_sanity, bars_unique_keys
-from marketflow_assets.defs.jobs import daily_pipeline, evening_schedule
+from marketflow_assets.defs.exports.assets import training_dataset
+from marketflow_assets.defs.jobs import daily_pipeline, evening_schedule, export_job
 from marketflow_assets.defs.resources import resources_from_settings
+from marketflow_assets.defs.training.assets import analysis_snapshots, training_pairs
+from marketflow_assets.defs.training.checks import (
+    pairs_unique_keys,
+    snapshots_unique_keys,
+    template_lint,
+)
 from marketflow_assets.defs.vpa.assets import vpa_features, vpa_signals
 from marketflow_assets.defs.vpa.checks import (
     features_unique_keys,
@@ -20,15 +27,25 @@ from marketflow_assets.settings import Settings
 def build_definitions(settings: Settings) -> dg.Definitions:
     """Definitions wired to the given settings (tests pass their own store and source)."""
     return dg.Definitions(
-        assets=[daily_bars, vpa_features, vpa_signals],
+        assets=[
+            daily_bars,
+            vpa_features,
+            vpa_signals,
+            analysis_snapshots,
+            training_pairs,
+            training_dataset,
+        ],
         asset_checks=[
             bar_sanity,
             bars_unique_keys,
             warmup_coverage,
             features_unique_keys,
             signals_unique_keys,
+            snapshots_unique_keys,
+            pairs_unique_keys,
+            template_lint,
         ],
-        jobs=[daily_pipeline],
+        jobs=[daily_pipeline, export_job],
         schedules=[evening_schedule],
         resources=resources_from_settings(settings),
     )

@@ -8,9 +8,10 @@ import shutil
 import threading
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import dagster as dg
 from dagster._core.events import DagsterEventType
@@ -82,23 +83,50 @@ def run_pipeline(
     on_step: Callable[[StepUpdate], None] | None = None,
     log_level: str = "WARNING",
 ) -> dg.ExecuteInProcessResult:
-    """Materialise the pipeline (or `select`ed assets) for [start_key, end_key] in one run.
+    """Materialise the pipeline (or `select`ed assets) for [start_key, end_key] in one run."""
+    return run_job(
+        defs,
+        PIPELINE_JOB,
+        instance,
+        tags={RANGE_START_TAG: start_key, RANGE_END_TAG: end_key},
+        select=select,
+        on_step=on_step,
+        log_level=log_level,
+    )
+
+
+def run_job(
+    defs: dg.Definitions,
+    job_name: str,
+    instance: dg.DagsterInstance,
+    *,
+    tags: Mapping[str, str] | None = None,
+    run_config: Mapping[str, Any] | None = None,
+    select: Sequence[str] | None = None,
+    on_step: Callable[[StepUpdate], None] | None = None,
+    log_level: str = "WARNING",
+) -> dg.ExecuteInProcessResult:
+    """Run one job of `defs` in-process on `instance`, as the UI would record it.
 
     The run executes in a worker thread while this thread reports each step's progress
     from the instance's event log to `on_step`.
     """
-    job = defs.resolve_job_def(PIPELINE_JOB)
+    job = defs.resolve_job_def(job_name)
     selection = [dg.AssetKey(name) for name in select] if select else None
     run_id = str(uuid.uuid4())
     outcome: dict[str, object] = {}
+    config = {
+        **(run_config or {}),
+        "loggers": {"console": {"config": {"log_level": log_level}}},
+    }
 
     def execute() -> None:
         try:
             outcome["result"] = job.execute_in_process(
-                run_config={"loggers": {"console": {"config": {"log_level": log_level}}}},
+                run_config=config,
                 instance=instance,
                 run_id=run_id,
-                tags={RANGE_START_TAG: start_key, RANGE_END_TAG: end_key},
+                tags=dict(tags or {}),
                 asset_selection=selection,
                 raise_on_error=False,
             )
@@ -126,13 +154,16 @@ def run_pipeline(
 
 
 def failure_reasons(result: dg.ExecuteInProcessResult) -> list[str]:
-    """`step: message` per failed step, giving the root error rather than Dagster's wrapper."""
+    """`step: message` per failed step: the error our code raised, not Dagster's wrapper of it
+    nor the library error beneath it."""
     reasons = []
     for event in result.all_events:
         if event.event_type_value != "STEP_FAILURE" or not event.step_failure_data:
             continue
         error = event.step_failure_data.error
-        while error is not None and error.cause is not None:
+        while (
+            error is not None and error.cause is not None and error.cls_name.startswith("Dagster")
+        ):
             error = error.cause
         message = error.message.strip() if error is not None else "unknown error"
         reasons.append(f"{event.step_key}: {message}")

@@ -27,6 +27,8 @@ class Settings:
     files_dir: Path | None
     tickers: tuple[str, ...] | None
     start_date: dt.date
+    templates_dir: Path = PROJECT_ROOT / "templates"
+    quiet_sample: float = 0.05
 
     @property
     def exports_dir(self) -> Path:
@@ -69,6 +71,22 @@ class Settings:
                 f"MARKETFLOW_START_DATE={raw_start!r} is not a date (YYYY-MM-DD)"
             ) from exc
 
+        templates_dir = Path(env.get("MARKETFLOW_TEMPLATES_DIR") or PROJECT_ROOT / "templates")
+        if not templates_dir.is_dir():
+            raise SettingsError(
+                f"MARKETFLOW_TEMPLATES_DIR={templates_dir} is not an existing folder"
+            )
+
+        raw_quiet = env.get("MARKETFLOW_QUIET_SAMPLE") or "0.05"
+        try:
+            quiet_sample = float(raw_quiet)
+        except ValueError:
+            quiet_sample = -1.0
+        if not 0.0 <= quiet_sample <= 1.0:
+            raise SettingsError(
+                f"MARKETFLOW_QUIET_SAMPLE={raw_quiet!r} is not a fraction between 0 and 1"
+            )
+
         return cls(
             data_dir=data_dir,
             duckdb_path=duckdb_path,
@@ -76,6 +94,8 @@ class Settings:
             files_dir=files_dir,
             tickers=tickers,
             start_date=start_date,
+            templates_dir=templates_dir,
+            quiet_sample=quiet_sample,
         )
 
 

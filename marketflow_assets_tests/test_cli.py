@@ -14,6 +14,7 @@ from marketflow_assets_tests.frames import bars_for
 def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A temporary store and DAGSTER_HOME; returns the store path."""
     store = tmp_path / "data" / "marketflow.duckdb"
+    monkeypatch.setenv("MARKETFLOW_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.setenv("MARKETFLOW_DUCKDB", str(store))
     monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "dagster_home"))
     monkeypatch.setenv("COLUMNS", "200")
@@ -77,6 +78,8 @@ def test_failed_run_exits_non_zero_with_the_reason(
         (["backfill", "--start", "2024-07-06", "--end", "2024-07-07"], "no closed trading session"),
         (["backfill", "--start", "2024-07-12", "--end", "2024-07-01"], "is before start"),
         (["status"], "no store yet"),
+        (["export", "--name", "../elsewhere"], "export name '../elsewhere' refused"),
+        (["export", "--name", "a/b"], "export name 'a/b' refused"),
     ],
 )
 def test_bad_requests_are_clear_errors(
@@ -86,15 +89,23 @@ def test_bad_requests_are_clear_errors(
     assert message in capsys.readouterr().out
 
 
-def test_demo_ingests_the_whole_sample_in_one_run(
-    env: Path, capsys: pytest.CaptureFixture[str]
+def test_demo_runs_the_whole_sample_and_exports_it(
+    env: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     assert main(["demo"]) == 0
-    out = capsys.readouterr().out
+    out = " ".join(capsys.readouterr().out.split())
     assert "sessions 2009-08-21 .. 2010-08-20 (one run)" in out
     assert "122,496" in out  # bars
     assert "open_outside_range 78" in out
     assert "make ui" in out
+    folder = tmp_path / "data" / "exports" / "sample"
+    assert f"Export sample: {folder}" in out
+    with duckdb.connect(str(env), read_only=True) as conn:
+        rows = conn.execute("SELECT train_rows, validation_rows, test_rows FROM exports").fetchall()
+    ((train, validation, test),) = rows
+    assert f"train {train:,}, validation {validation:,}, test {test:,}" in out
+    assert min(train, validation, test) > 0
+    assert (folder / "chat" / "train.jsonl").read_text().count("\n") == train
 
 
 def test_a_backfill_without_history_names_the_missing_sessions(

@@ -19,6 +19,9 @@ def test_defs_hold_the_assets_checks_job_and_schedule() -> None:
         "daily_bars",
         "vpa_features",
         "vpa_signals",
+        "analysis_snapshots",
+        "training_pairs",
+        "training_dataset",
     }
     checks = {key.name for key in graph.asset_check_keys}
     assert checks == {
@@ -27,8 +30,12 @@ def test_defs_hold_the_assets_checks_job_and_schedule() -> None:
         "warmup_coverage",
         "features_unique_keys",
         "signals_unique_keys",
+        "snapshots_unique_keys",
+        "pairs_unique_keys",
+        "template_lint",
     }
     assert defs.resolve_job_def("daily_pipeline").partitions_def is not None
+    assert defs.resolve_job_def("export_training_dataset").partitions_def is None
     assert defs.resolve_schedule_def("daily_pipeline_evening") is not None
     assets = defs.resolve_assets_def("daily_bars")
     assert assets.backfill_policy == dg.BackfillPolicy.single_run()

@@ -48,3 +48,23 @@ def test_bad_start_date_names_the_variable() -> None:
 def test_tickers_are_upper_cased_and_deduplicated() -> None:
     assert parse_tickers(" aapl, msft  AAPL,,brk.b ") == ("AAPL", "MSFT", "BRK.B")
     assert parse_tickers(" , ") is None
+
+
+def test_training_settings_default_to_the_project_templates() -> None:
+    settings = Settings.from_env({})
+    assert settings.templates_dir == PROJECT_ROOT / "templates"
+    assert settings.quiet_sample == 0.05
+
+
+def test_templates_folder_must_exist(tmp_path: Path) -> None:
+    with pytest.raises(SettingsError, match=r"MARKETFLOW_TEMPLATES_DIR=.*not an existing folder"):
+        Settings.from_env({"MARKETFLOW_TEMPLATES_DIR": str(tmp_path / "missing")})
+    ok = Settings.from_env({"MARKETFLOW_TEMPLATES_DIR": str(tmp_path)})
+    assert ok.templates_dir == tmp_path
+
+
+@pytest.mark.parametrize("raw", ["1.5", "-0.1", "some"])
+def test_quiet_sample_must_be_a_fraction(raw: str) -> None:
+    with pytest.raises(SettingsError, match=f"MARKETFLOW_QUIET_SAMPLE='{raw}'"):
+        Settings.from_env({"MARKETFLOW_QUIET_SAMPLE": raw})
+    assert Settings.from_env({"MARKETFLOW_QUIET_SAMPLE": "0.2"}).quiet_sample == 0.2

@@ -7,7 +7,7 @@ import dagster as dg
 from marketflow_assets.partitions import trading_days
 
 # Asset groups whose assets are partitioned by trading day and run each evening.
-DAILY_GROUPS = ("market_data", "vpa")
+DAILY_GROUPS = ("market_data", "vpa", "training")
 
 daily_pipeline = dg.define_asset_job(
     "daily_pipeline",
@@ -25,4 +25,10 @@ evening_schedule = dg.build_schedule_from_partitioned_job(
     minute_of_hour=30,
     description="Each weekday at 18:30 New York time: the session that just closed.",
     default_status=dg.DefaultScheduleStatus.STOPPED,
+)
+
+export_job = dg.define_asset_job(
+    "export_training_dataset",
+    selection=dg.AssetSelection.groups("exports"),
+    description="Write the training-ready export configured in the run config (name, range).",
 )

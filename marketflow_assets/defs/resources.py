@@ -44,6 +44,14 @@ class MarketDataResource(dg.ConfigurableResource):
         return make_source(self.source, Path(self.files_dir) if self.files_dir else None)
 
 
+class TrainingResource(dg.ConfigurableResource):
+    """Where the pair templates and exports live, and the share of quiet sessions given pairs."""
+
+    templates_dir: str
+    exports_dir: str
+    quiet_sample: float = 0.05
+
+
 def resources_from_settings(settings: Settings) -> dict[str, dg.ConfigurableResource]:
     """The resources of `defs`, built from validated settings."""
     return {
@@ -52,5 +60,10 @@ def resources_from_settings(settings: Settings) -> dict[str, dg.ConfigurableReso
             source=settings.source,
             files_dir=str(settings.files_dir) if settings.files_dir else None,
             tickers=list(settings.tickers) if settings.tickers else None,
+        ),
+        "training": TrainingResource(
+            templates_dir=str(settings.templates_dir),
+            exports_dir=str(settings.exports_dir),
+            quiet_sample=settings.quiet_sample,
         ),
     }

@@ -1,38 +1,38 @@
-"""The `marketflow` command: demo, backfill and status, for people at a terminal."""
+"""`marketflow demo|backfill|status|export`: runs of the pipeline and what they stored."""
 
 from __future__ import annotations
 
 import argparse
 import datetime as dt
-import sys
 from collections.abc import Sequence
 
-import dagster as dg
-from rich.console import Console
+from rich.markup import escape
 from rich.progress import Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from marketflow_assets.cli.output import console
 from marketflow_assets.runner import (
     RANGE_END_TAG,
     RANGE_START_TAG,
-    RangeError,
     StepUpdate,
     failure_reasons,
     project_instance,
+    run_job,
     run_pipeline,
     session_range,
 )
 from marketflow_assets.settings import Settings, SettingsError
-from marketflow_assets.sources import SourceError
-from marketflow_assets.store.connection import StoreBusyError, open_store
+from marketflow_assets.store.connection import open_store
 from marketflow_assets.store.reads import (
     event_counts,
     quarantine_by_reason,
     signal_counts,
     summarize_tables,
 )
-
-console = Console()
+from marketflow_assets.training.export import (
+    DEFAULT_MAX_SIMILAR,
+    check_export_name,
+)
 
 
 class StepProgress:
@@ -142,6 +142,8 @@ def cmd_demo(settings: Settings, _args: argparse.Namespace) -> int:
     if not _run(settings, dates.min(), dates.max(), None):
         return 1
     _print_status(settings)
+    if not _export(settings, DEMO_EXPORT, None, None, only_approved=False):
+        return 1
     console.print(
         f"\nStore: {settings.duckdb_path}\n"
         f"Dagster run history: {project_instance().root_directory}\n"
@@ -149,6 +151,66 @@ def cmd_demo(settings: Settings, _args: argparse.Namespace) -> int:
         "Query from a notebook: duckdb.connect(path, read_only=True).sql('SELECT * FROM bars').pl()"
     )
     return 0
+
+
+DEMO_EXPORT = "sample"
+
+
+def _export(
+    settings: Settings,
+    name: str,
+    start: dt.date | None,
+    end: dt.date | None,
+    *,
+    only_approved: bool,
+    max_similar: int = DEFAULT_MAX_SIMILAR,
+) -> bool:
+    """Materialise `training_dataset` as export `name` in one recorded run; print what it wrote."""
+    from marketflow_assets.definitions import build_definitions
+    from marketflow_assets.defs.jobs import export_job
+
+    check_export_name(name)
+    config = {
+        "name": name,
+        "start": start.isoformat() if start else None,
+        "end": end.isoformat() if end else None,
+        "only_approved": only_approved,
+        "max_similar": max_similar,
+    }
+    console.print(f"Exporting training pairs as [bold]{escape(name)}[/]")
+    result = run_job(
+        build_definitions(settings),
+        export_job.name,
+        project_instance(),
+        run_config={"ops": {"training_dataset": {"config": config}}},
+    )
+    if not result.success:
+        for reason in failure_reasons(result):
+            console.print(f"[red]failed[/] {escape(reason)}")
+        return False
+    with open_store(settings.duckdb_path, read_only=True) as conn:
+        row = (
+            conn.sql("SELECT * FROM exports WHERE name = ?", params=[name]).pl().row(0, named=True)
+        )
+    console.print(
+        f"Export {escape(name)}: {row['path']}\n"
+        f"  train {row['train_rows']:,}, validation {row['validation_rows']:,}, "
+        f"test {row['test_rows']:,} pairs (of {row['pairs']:,}; "
+        f"{row['near_duplicates_dropped']:,} near-duplicates dropped)"
+    )
+    return True
+
+
+def cmd_export(settings: Settings, args: argparse.Namespace) -> int:
+    ok = _export(
+        settings,
+        args.name,
+        args.start,
+        args.end,
+        only_approved=args.only_approved,
+        max_similar=args.max_similar,
+    )
+    return 0 if ok else 1
 
 
 def cmd_backfill(settings: Settings, args: argparse.Namespace) -> int:
@@ -160,44 +222,3 @@ def cmd_status(settings: Settings, _args: argparse.Namespace) -> int:
     _print_status(settings)
     _print_last_run()
     return 0
-
-
-def _date(text: str) -> dt.date:
-    try:
-        return dt.date.fromisoformat(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a date (YYYY-MM-DD)") from exc
-
-
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="marketflow", description=__doc__)
-    commands = parser.add_subparsers(dest="command", required=True)
-    commands.add_parser("demo", help="materialise the whole sample in one run, then summarise")
-    backfill = commands.add_parser("backfill", help="materialise a session range in one run")
-    backfill.add_argument("--start", type=_date, required=True, help="first date (YYYY-MM-DD)")
-    backfill.add_argument("--end", type=_date, required=True, help="last date (YYYY-MM-DD)")
-    backfill.add_argument(
-        "--select", help="comma-separated asset names (default: all daily assets)"
-    )
-    commands.add_parser("status", help="what the store holds and the last run")
-    return parser
-
-
-COMMANDS = {"demo": cmd_demo, "backfill": cmd_backfill, "status": cmd_status}
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    try:
-        settings = Settings.from_env()
-        return COMMANDS[args.command](settings, args)
-    except (SettingsError, SourceError, RangeError, StoreBusyError, FileNotFoundError) as exc:
-        console.print(f"[red]error:[/] {exc}")
-        return 2
-    except dg.DagsterInvalidSubsetError as exc:
-        console.print(f"[red]error:[/] {exc}")
-        return 2
-
-
-if __name__ == "__main__":
-    sys.exit(main())

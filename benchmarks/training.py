@@ -1,0 +1,104 @@
+"""Training benchmark: the real sample's snapshots, rendered pairs, their lint, and an export.
+
+Run with `python benchmarks/training.py`; `benchmarks/run.py` calls `bench_training()` and records
+the figures under "training". Rendering is timed in this one process (one core). Figures are
+measurements on the machine that ran them, not test targets.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import polars as pl
+
+from marketflow_assets.calendar import sessions_between
+from marketflow_assets.sources.quality import sort_bars
+from marketflow_assets.sources.sample import load_sample
+from marketflow_assets.training.export import export_dataset
+from marketflow_assets.training.lint import lint_pairs
+from marketflow_assets.training.pairs import render_pairs, select_snapshots
+from marketflow_assets.training.snapshots import build_snapshots
+from marketflow_assets.training.templates import load_templates
+from marketflow_assets.vpa import compute_features, compute_signals, detect_events, load_rules
+
+TARGET_PAIRS_PER_S = 20_000
+REPEATS = 3
+
+
+def sample_snapshots() -> tuple[pl.DataFrame, float]:
+    """Every snapshot of the sample, and the seconds `build_snapshots` took."""
+    raw = load_sample()
+    bars = sort_bars(raw, sessions_between(raw["date"].min(), raw["date"].max()), "sample").bars
+    rules = load_rules()
+    features = compute_features(bars, rules)
+    events = detect_events(features, rules)
+    signals = compute_signals(features, events, rules)
+    began = time.perf_counter()
+    snapshots = build_snapshots(features, events, signals, rules)
+    return snapshots, time.perf_counter() - began
+
+
+def _review_columns(pairs: pl.DataFrame) -> pl.DataFrame:
+    """Pairs as the reviewed_pairs view gives them, all pending."""
+    return pairs.with_columns(
+        pl.lit("pending").alias("review_status"),
+        *(
+            pl.lit(None, dtype).alias(name)
+            for name, dtype in (
+                ("review_reason", pl.String),
+                ("edited_response", pl.String),
+                ("reviewer", pl.String),
+                ("reviewed_at", pl.Datetime("us")),
+            )
+        ),
+    )
+
+
+def bench_training(repeats: int = REPEATS) -> dict[str, object]:
+    """Snapshots, rendering (best of `repeats`), lint and export of the whole sample."""
+    snapshots, snapshot_s = sample_snapshots()
+    selected = select_snapshots(snapshots)
+    templates = load_templates()
+    times = []
+    for _ in range(repeats):
+        began = time.perf_counter()
+        pairs = render_pairs(selected, templates)
+        times.append(time.perf_counter() - began)
+    render_s = min(times)
+    began = time.perf_counter()
+    problems = lint_pairs(pairs, snapshots)
+    lint_s = time.perf_counter() - began
+    with tempfile.TemporaryDirectory() as tmp:
+        began = time.perf_counter()
+        summary = export_dataset(
+            _review_columns(pairs), Path(tmp), name="bench", only_approved=False
+        )
+        export_s = time.perf_counter() - began
+    pairs_per_s = pairs.height / render_s
+    return {
+        "snapshots": snapshots.height,
+        "snapshot_s": round(snapshot_s, 3),
+        "sessions_with_pairs": selected.height,
+        "pairs": pairs.height,
+        "render_s": round(render_s, 3),
+        "render_median_s": round(sorted(times)[len(times) // 2], 3),
+        "pairs_per_s": round(pairs_per_s),
+        "lint_s": round(lint_s, 3),
+        "lint_problems": problems.height,
+        "export_s": round(export_s, 3),
+        "export_rows": dict(summary.rows),
+        "export_near_duplicates_dropped": summary.near_duplicates_dropped,
+        "export_purged": summary.purged,
+        "target": f">= {TARGET_PAIRS_PER_S:,} pairs/s rendered on one core",
+        "meets_target": pairs_per_s >= TARGET_PAIRS_PER_S,
+    }
+
+
+if __name__ == "__main__":
+    figures = bench_training()
+    print(json.dumps(figures, indent=2))
+    sys.exit(0 if figures["meets_target"] else 1)

@@ -1,0 +1,90 @@
+"""The `marketflow` command: demo, backfill, status, export, review and stats."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+from collections.abc import Sequence
+
+import dagster as dg
+from rich.markup import escape
+
+from marketflow_assets.cli.output import console
+from marketflow_assets.cli.pipeline import cmd_backfill, cmd_demo, cmd_export, cmd_status
+from marketflow_assets.cli.review import add_review_parser, cmd_review, cmd_stats
+from marketflow_assets.runner import RangeError
+from marketflow_assets.settings import Settings, SettingsError
+from marketflow_assets.sources import SourceError
+from marketflow_assets.store.connection import StoreBusyError
+from marketflow_assets.store.reviews import ReviewError
+from marketflow_assets.training.export import DEFAULT_MAX_SIMILAR, ExportError
+
+
+def _date(text: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date (YYYY-MM-DD)") from exc
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="marketflow", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("demo", help="materialise the whole sample in one run, then summarise")
+    backfill = commands.add_parser("backfill", help="materialise a session range in one run")
+    backfill.add_argument("--start", type=_date, required=True, help="first date (YYYY-MM-DD)")
+    backfill.add_argument("--end", type=_date, required=True, help="last date (YYYY-MM-DD)")
+    backfill.add_argument(
+        "--select", help="comma-separated asset names (default: all daily assets)"
+    )
+    commands.add_parser("status", help="what the store holds and the last run")
+    export = commands.add_parser(
+        "export", help="write training pairs as a dataset under data/exports/NAME/"
+    )
+    export.add_argument("--name", required=True, help="folder name (letters, digits, . _ -)")
+    export.add_argument("--start", type=_date, help="first as-of date (default: all)")
+    export.add_argument("--end", type=_date, help="last as-of date (default: all)")
+    export.add_argument(
+        "--only-approved", action="store_true", help="only approved (or edited) pairs"
+    )
+    export.add_argument(
+        "--max-similar",
+        type=int,
+        default=DEFAULT_MAX_SIMILAR,
+        help=f"pairs kept per wording of a conversation type (default {DEFAULT_MAX_SIMILAR})",
+    )
+    add_review_parser(commands)
+    commands.add_parser(
+        "stats", help="training pairs by type and review status, exports, snapshots"
+    )
+    return parser
+
+
+COMMANDS = {
+    "demo": cmd_demo,
+    "backfill": cmd_backfill,
+    "status": cmd_status,
+    "export": cmd_export,
+    "review": cmd_review,
+    "stats": cmd_stats,
+}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        settings = Settings.from_env()
+        return COMMANDS[args.command](settings, args)
+    except (
+        SettingsError,
+        SourceError,
+        RangeError,
+        StoreBusyError,
+        FileNotFoundError,
+        ReviewError,
+        ExportError,
+        dg.DagsterInvalidSubsetError,
+    ) as exc:
+        console.print(f"[red]error:[/] {escape(str(exc))}")
+        return 2
+

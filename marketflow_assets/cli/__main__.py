@@ -1,0 +1,7 @@
+"""`python -m marketflow_assets.cli`: the same as the `marketflow` command."""
+
+import sys
+
+from marketflow_assets.cli import main
+
+sys.exit(main())

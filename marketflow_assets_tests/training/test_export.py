@@ -1,0 +1,388 @@
+import dataclasses
+import datetime as dt
+import hashlib
+import itertools
+import json
+import resource
+import signal
+import string
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+import pytest
+import yaml
+
+from marketflow_assets.calendar import sessions_between
+from marketflow_assets.training.export import export_dataset, similarity_key
+from marketflow_assets.training.splits import SPLITS
+from marketflow_assets.training.templates import CONVERSATION_TYPES
+
+START, END = dt.date(2022, 1, 3), dt.date(2023, 12, 29)
+STATUSES = ("pending", "approved", "rejected", "edited")
+TICKERS = ("AAPL", "MSFT", "BRK.B", "A")
+
+
+def _word(number: int) -> str:
+    """`number` in letters, so that masking digits keeps responses apart."""
+    letters = ""
+    while True:
+        number, digit = divmod(number, 26)
+        letters += string.ascii_lowercase[digit]
+        if number == 0:
+            return letters
+
+
+def make_pairs(
+    count: int,
+    start: dt.date = START,
+    end: dt.date = END,
+    *,
+    statuses: Sequence[str] = STATUSES,
+    tickers: Sequence[str] = TICKERS,
+) -> pl.DataFrame:
+    """`count` reviewed pairs spread evenly over the NYSE sessions of [start, end], cycling
+    tickers, conversation types and review statuses; edited ones carry an edited response."""
+    sessions = sessions_between(start, end)
+    rows = []
+    for i in range(count):
+        ticker = tickers[i % len(tickers)]
+        as_of = sessions[i * len(sessions) // count]
+        status = statuses[i % len(statuses)]
+        kind = CONVERSATION_TYPES[(i // len(tickers)) % len(CONVERSATION_TYPES)]
+        response = f"{ticker} closed at {100 + i}.25 on {as_of}: case {_word(i)}."
+        rows.append(
+            {
+                "pair_id": hashlib.sha256(str(i).encode()).hexdigest(),
+                "snapshot_id": hashlib.sha256(f"{ticker}{as_of}".encode()).hexdigest(),
+                "ticker": ticker,
+                "as_of": as_of,
+                "conversation_type": kind,
+                "template_name": f"{kind}.j2",
+                "template_hash": hashlib.sha256(kind.encode()).hexdigest(),
+                "schema_version": 2,
+                "rules_version": "1.0.0",
+                "rules_hash": "f" * 64,
+                "signal": ("BUY", "SELL", "HOLD")[i % 3],
+                "strength": ("weak", "moderate", "strong")[i % 3],
+                "confidence": round((i % 97) / 97, 6),
+                "system": "You are a volume-price analyst.",
+                "prompt": f"Analyse {ticker} as of {as_of}. Volume {i * 1000:,}.",
+                "response": response,
+                "review_status": status,
+                "review_reason": "off topic" if status == "rejected" else None,
+                "edited_response": f"Edited: {response}" if status == "edited" else None,
+                "reviewer": None if status == "pending" else "ana",
+                "reviewed_at": None if status == "pending" else dt.datetime(2024, 1, 2, 9, 30),
+            }
+        )
+    return pl.DataFrame(rows)
+
+
+def files_of(folder: Path) -> dict[str, bytes]:
+    """Every file under `folder` by relative path."""
+    return {
+        p.relative_to(folder).as_posix(): p.read_bytes()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
+
+
+def jsonl(path: Path) -> list[dict[str, Any]]:
+    # Split on newlines only: JSON text may hold U+2028, which str.splitlines() would cut at.
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").split("\n") if line]
+
+
+def exported(path: Path) -> pl.DataFrame:
+    """The metadata Parquet of every split of an export."""
+    return pl.concat(pl.read_parquet(path / "parquet" / f"{s}.parquet") for s in SPLITS)
+
+
+@pytest.fixture
+def load_dataset(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Callable[..., Any]:
+    """datasets.load_dataset, offline, with a cache in the test's folder."""
+    monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    datasets = pytest.importorskip("datasets")
+    monkeypatch.setattr(datasets.config, "HF_HUB_OFFLINE", True)
+    monkeypatch.setattr(datasets.config, "HF_DATASETS_OFFLINE", True)
+
+    def load(path: str, **kwargs: Any) -> Any:
+        return datasets.load_dataset(path, cache_dir=str(tmp_path / "hf"), **kwargs)
+
+    return load
+
+
+def test_export_loads_as_a_dataset_dict_in_each_configuration(
+    tmp_path: Path, load_dataset: Callable[..., Any]
+) -> None:
+    import datasets
+
+    summary = export_dataset(make_pairs(800), tmp_path / "exports", name="v1", only_approved=False)
+    assert summary.path == tmp_path / "exports" / "v1"
+    assert all(summary.rows[s] > 0 for s in SPLITS)
+    loaded = {
+        name: load_dataset(str(summary.path), name=name) for name in (None, "chat", "instruction")
+    }
+    # What the card tells users to run for the Parquet configuration (see the test below).
+    loaded["metadata"] = load_dataset("parquet", data_dir=str(summary.path / "parquet"))
+    for dataset in loaded.values():
+        assert isinstance(dataset, datasets.DatasetDict)
+        assert list(dataset) == list(SPLITS)
+        assert {s: dataset[s].num_rows for s in SPLITS} == dict(summary.rows)
+    assert loaded[None]["train"][0]["messages"][0]["role"] == "system"
+    instruction = loaded["instruction"]["validation"][0]
+    assert set(instruction["input"]) == {"task", "ticker", "as_of", "prompt"}
+    assert instruction["input"]["task"] in CONVERSATION_TYPES
+    assert set(instruction["output"]["signal"]) == {"type", "strength", "confidence"}
+    metadata = loaded["metadata"]["test"]
+    assert {"review_status", "template_hash", "rules_hash", "split"} <= set(metadata.features)
+    assert set(metadata["split"]) == {"test"}
+
+
+@pytest.mark.xfail(
+    reason="datasets reads every configuration with the first one's (JSON) reader: "
+    "huggingface/datasets#7101; the card says how to load the Parquet files meanwhile",
+    strict=False,
+)
+def test_the_metadata_configuration_loads_by_name(
+    tmp_path: Path, load_dataset: Callable[..., Any]
+) -> None:
+    summary = export_dataset(make_pairs(400), tmp_path, name="v1", only_approved=False)
+    metadata = load_dataset(str(summary.path), name="metadata")
+    assert {s: metadata[s].num_rows for s in SPLITS} == dict(summary.rows)
+
+
+def test_every_chat_line_is_an_openai_fine_tuning_record(tmp_path: Path) -> None:
+    summary = export_dataset(make_pairs(400), tmp_path, name="chat", only_approved=False)
+    for split in SPLITS:
+        records = jsonl(summary.path / "chat" / f"{split}.jsonl")
+        assert len(records) == summary.rows[split]
+        for record in records:
+            assert list(record) == ["messages"]
+            assert [m["role"] for m in record["messages"]] == ["system", "user", "assistant"]
+            for message in record["messages"]:
+                assert set(message) == {"role", "content"}
+                assert isinstance(message["content"], str)
+                assert message["content"].strip()
+
+
+def test_no_as_of_date_is_within_31_sessions_of_another_split(tmp_path: Path) -> None:
+    pairs = make_pairs(1500, statuses=("approved",))
+    summary = export_dataset(pairs, tmp_path, name="gap", only_approved=True)
+    rows = exported(summary.path)
+    sessions = sessions_between(rows["as_of"].min(), rows["as_of"].max())
+    index = {day: i for i, day in enumerate(sessions)}
+    positions = {
+        s: [index[d] for d in rows.filter(pl.col("split") == s)["as_of"].to_list()] for s in SPLITS
+    }
+    for before, after in itertools.pairwise(SPLITS):
+        assert min(positions[after]) - max(positions[before]) >= 32
+    assert summary.pairs_in == pairs.height
+    assert summary.purged > 0
+    assert sum(summary.rows.values()) + summary.purged + summary.near_duplicates_dropped == (
+        summary.pairs_in
+    )
+    for split in SPLITS:
+        dates = rows.filter(pl.col("split") == split)["as_of"]
+        assert summary.date_ranges[split] == (dates.min(), dates.max())
+
+
+def test_same_pairs_give_the_same_bytes_and_the_manifest_matches(tmp_path: Path) -> None:
+    pairs = make_pairs(600)
+    first = export_dataset(pairs, tmp_path / "one", name="same", only_approved=False)
+    shuffled = pl.concat(list(pairs.sample(fraction=1.0, seed=7).iter_slices(97)), rechunk=False)
+    second = export_dataset(shuffled, tmp_path / "two", name="same", only_approved=False)
+    assert files_of(first.path) == files_of(second.path)
+    assert dataclasses.replace(second, path=first.path) == first
+
+    files = files_of(first.path)
+    manifest = json.loads(files.pop("manifest.json"))
+    assert (
+        first.manifest_sha256
+        == hashlib.sha256((first.path / "manifest.json").read_bytes()).hexdigest()
+    )
+    assert [f["path"] for f in manifest["files"]] == sorted(files)
+    for entry in manifest["files"]:
+        assert entry["sha256"] == hashlib.sha256(files[entry["path"]]).hexdigest()
+    assert {e["path"]: e["rows"] for e in manifest["files"]}["chat/train.jsonl"] == (
+        first.rows["train"]
+    )
+    assert set(first.files) == {*files, "manifest.json"}
+
+
+def test_only_approved_keeps_approved_and_edited_with_the_edited_response(
+    tmp_path: Path,
+) -> None:
+    pairs = make_pairs(800)
+    first = pl.col("pair_id") == pairs["pair_id"][0]
+    # A pair edited, then approved: its status is approved and its edited response stays.
+    pairs = pairs.with_columns(
+        review_status=pl.when(first).then(pl.lit("approved")).otherwise("review_status"),
+        edited_response=pl.when(first)
+        .then(pl.lit("Approved after edit."))
+        .otherwise("edited_response"),
+    )
+    summary = export_dataset(pairs, tmp_path, name="approved", only_approved=True)
+    rows = exported(summary.path)
+    assert set(rows["review_status"]) == {"approved", "edited"}
+    assert summary.pairs_in == pairs["review_status"].is_in(["approved", "edited"]).sum()
+    trained = dict(zip(rows["pair_id"], rows["response"], strict=True))
+    assert trained[pairs["pair_id"][0]] == "Approved after edit."
+    edited = rows.filter(pl.col("review_status") == "edited")
+    assert edited.height > 0
+    assert (edited["response"] == "Edited: " + edited["rendered_response"]).all()
+    plain = rows.filter(
+        pl.col("pair_id") != pairs["pair_id"][0], pl.col("review_status") == "approved"
+    )
+    assert (plain["response"] == plain["rendered_response"]).all()
+    chat = {
+        record["messages"][1]["content"]: record["messages"][2]["content"]
+        for s in SPLITS
+        for record in jsonl(summary.path / "chat" / f"{s}.jsonl")
+    }
+    assert chat == dict(zip(rows["prompt"], rows["response"], strict=True))
+
+
+def test_rejected_pairs_are_never_exported_and_pending_only_when_asked(tmp_path: Path) -> None:
+    pairs = make_pairs(800)
+    rejected = set(pairs.filter(pl.col("review_status") == "rejected")["pair_id"])
+    summary = export_dataset(pairs, tmp_path, name="all", only_approved=False)
+    rows = exported(summary.path)
+    assert set(rows["review_status"]) == {"pending", "approved", "edited"}
+    assert not rejected & set(rows["pair_id"])
+    with pytest.raises(ValueError, match="no approved or edited pairs"):
+        export_dataset(
+            pairs.filter(pl.col("review_status").is_in(["pending", "rejected"])),
+            tmp_path,
+            name="none",
+            only_approved=True,
+        )
+
+
+def test_start_and_end_bound_the_as_of_dates(tmp_path: Path) -> None:
+    start, end = dt.date(2022, 3, 1), dt.date(2023, 9, 29)
+    summary = export_dataset(
+        make_pairs(800), tmp_path, name="window", start=start, end=end, only_approved=False
+    )
+    rows = exported(summary.path)
+    assert start <= rows["as_of"].min()
+    assert rows["as_of"].max() <= end
+    assert "from 2022-03-01 to 2023-09-29" in (summary.path / "README.md").read_text()
+
+
+def test_similarity_key_masks_tickers_dates_and_numbers_only() -> None:
+    responses = pl.DataFrame(
+        {
+            "response": [
+                "A fell 1,250.5 on 2024-01-02; ATR 2.5 since Jan 3, and BRK.B held.",
+                "MSFT fell 7 on 2023-11-30; ATR 10 since March 14, and A held.",
+                "A rose 1,250.5 on 2024-01-02; ATR 2.5 since Jan 3, and BRK.B held.",
+            ]
+        }
+    )
+    keys = responses.select(similarity_key(["A", "BRK.B", "MSFT"]))["response"].to_list()
+    assert keys[0] == "# fell # on #-#-#; ATR # since #, and # held."
+    assert keys[0] == keys[1] != keys[2]
+
+
+def test_near_duplicates_are_capped_per_conversation_type_and_counted_in_the_card(
+    tmp_path: Path,
+) -> None:
+    pairs = make_pairs(800, statuses=("approved",))
+    # One sentence about other tickers, days and numbers, in two types, within train sessions.
+    templated = (pl.col("as_of") < dt.date(2022, 6, 1)) & pl.col("conversation_type").is_in(
+        ["vpa_analysis", "risk_assessment"]
+    )
+    same = pl.format("{} closed at {} on {}.", "ticker", "confidence", "as_of")
+    pairs = pairs.with_columns(response=pl.when(templated).then(same).otherwise("response"))
+    groups = dict(
+        pairs.filter(templated)
+        .group_by("conversation_type")
+        .agg(pl.col("pair_id").sort())
+        .iter_rows()
+    )
+    assert len(groups) == 2
+    assert all(len(ids) > 3 for ids in groups.values())
+
+    summary = export_dataset(pairs, tmp_path, name="dups", only_approved=True, max_similar=3)
+    rows = exported(summary.path)
+    exported_ids = set(rows["pair_id"])
+    for ids in groups.values():
+        assert sorted(exported_ids.intersection(ids)) == ids[:3]
+    dropped = {kind: len(ids) - 3 for kind, ids in sorted(groups.items())}
+    assert summary.near_duplicates_dropped == sum(dropped.values())
+    card = (summary.path / "README.md").read_text()
+    assert f"{sum(dropped.values()):,} near-duplicate pairs were dropped" in card
+    kept = rows.filter(pl.col("conversation_type") == "vpa_analysis").height
+    assert f"| vpa_analysis | {kept:,} | {dropped['vpa_analysis']:,} |" in card
+    manifest = json.loads((summary.path / "manifest.json").read_text())
+    assert manifest["near_duplicates_dropped_by_type"] == dropped
+
+
+def test_card_declares_the_three_configurations_with_their_files(tmp_path: Path) -> None:
+    summary = export_dataset(make_pairs(400), tmp_path, name="card", only_approved=False)
+    text = (summary.path / "README.md").read_text()
+    _, header, body = text.split("---\n", 2)
+    front = yaml.safe_load(header)
+    configs = {c["config_name"]: c for c in front["configs"]}
+    assert list(configs) == ["chat", "instruction", "metadata"]
+    assert configs["chat"]["default"] is True
+    for config in configs.values():
+        assert [f["split"] for f in config["data_files"]] == list(SPLITS)
+        assert all((summary.path / f["path"]).is_file() for f in config["data_files"])
+    assert {"license", "language", "task_categories", "tags", "size_categories"} <= set(front)
+    for split in SPLITS:
+        first, last = summary.date_ranges[split]
+        assert f"| {first} | {last} | {summary.rows[split]:,} |" in body
+    assert "31 sessions are purged" in body
+    assert "rules hash" in body
+    assert "not calibrated" in body
+
+
+@pytest.mark.parametrize("name", ["../x", "a/b", "", "..", ".hidden", "a b", "a\\b", "x/../y"])
+def test_unsafe_export_names_are_refused(tmp_path: Path, name: str) -> None:
+    with pytest.raises(ValueError, match="export name"):
+        export_dataset(make_pairs(400), tmp_path, name=name, only_approved=False)
+    assert not any(tmp_path.iterdir())
+
+
+def test_too_short_a_range_says_how_many_sessions_are_needed(tmp_path: Path) -> None:
+    pairs = make_pairs(200, START, dt.date(2022, 3, 31))
+    with pytest.raises(ValueError, match=r"holds 62 session\(s\).*need at least 70 sessions"):
+        export_dataset(pairs, tmp_path, name="short", only_approved=False)
+
+
+def test_a_rewrite_replaces_every_file_of_the_previous_export(tmp_path: Path) -> None:
+    first = export_dataset(make_pairs(800), tmp_path, name="v1", only_approved=False)
+    (first.path / "stale.txt").write_text("from before")
+    (first.path / "chat" / "old.jsonl").write_text("{}\n")
+    second = export_dataset(make_pairs(400), tmp_path, name="v1", only_approved=True)
+    assert set(files_of(second.path)) == set(second.files)
+    assert [p.name for p in tmp_path.iterdir()] == ["v1"]
+
+
+def test_a_folder_that_is_not_an_export_is_not_replaced(tmp_path: Path) -> None:
+    (tmp_path / "notes").mkdir()
+    (tmp_path / "notes" / "keep.txt").write_text("mine")
+    with pytest.raises(ValueError, match="not an export"):
+        export_dataset(make_pairs(400), tmp_path, name="notes", only_approved=False)
+    assert (tmp_path / "notes" / "keep.txt").read_text() == "mine"
+
+
+def test_a_failure_mid_export_leaves_the_old_export_intact(tmp_path: Path) -> None:
+    old = export_dataset(make_pairs(400), tmp_path, name="v1", only_approved=False)
+    before = files_of(old.path)
+    # A file-size limit makes the next export's first big write fail as a full disk would.
+    soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+    handler = signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (64 * 1024, hard))
+    try:
+        with pytest.raises(OSError, match="File too large"):
+            export_dataset(make_pairs(4000), tmp_path, name="v1", only_approved=False)
+    finally:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
+        signal.signal(signal.SIGXFSZ, handler)
+    assert files_of(old.path) == before
+    assert [p.name for p in tmp_path.iterdir()] == ["v1"]
