@@ -87,4 +87,3 @@ def main(argv: Sequence[str] | None = None) -> int:
     ) as exc:
         console.print(f"[red]error:[/] {escape(str(exc))}")
         return 2
-

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
+
 import polars as pl
 
-from marketflow_assets.training.ids import sha256_ids
+from marketflow_assets.training.ids import SEPARATOR
 from marketflow_assets.training.snapshots import load_snapshot
-from marketflow_assets.training.templates import NEEDS_EVENTS, TemplateSet
+from marketflow_assets.training.templates import TemplateSet
 
 PAIR_COLUMNS = (
     "pair_id",
@@ -47,28 +49,14 @@ def select_snapshots(
 def render_pairs(snapshots: pl.DataFrame, templates: TemplateSet) -> pl.DataFrame:
     """Every conversation type rendered for each snapshot (types needing an event skip
     sessions without one), with its pair id: sha256 of system prompt, prompt and response."""
-    types = list(templates)
-    index, type_names, prompts, responses = [], [], [], []
-    for row, (payload, event_count) in enumerate(
-        zip(snapshots["payload"], snapshots["events"].list.len(), strict=True)
-    ):
-        snapshot = load_snapshot(payload)
-        for template in types:
-            if event_count == 0 and template.conversation_type in NEEDS_EVENTS:
-                continue
-            prompt, response = template.render(snapshot)
-            index.append(row)
-            type_names.append(template.conversation_type)
-            prompts.append(prompt)
-            responses.append(response)
     meta = pl.DataFrame(
         {
-            "conversation_type": [t.conversation_type for t in types],
-            "template_name": [t.name for t in types],
-            "template_hash": [t.hash for t in types],
+            "conversation_type": [t.conversation_type for t in templates],
+            "template_name": [t.name for t in templates],
+            "template_hash": [t.hash for t in templates],
         }
     )
-    pairs = (
+    return (
         snapshots.select(
             "snapshot_id",
             "ticker",
@@ -81,22 +69,40 @@ def render_pairs(snapshots: pl.DataFrame, templates: TemplateSet) -> pl.DataFram
             "confidence",
         )
         .with_row_index("row")
-        .join(
-            pl.DataFrame(
-                {
-                    "row": pl.Series(index, dtype=pl.UInt32),
-                    "conversation_type": type_names,
-                    "prompt": prompts,
-                    "response": responses,
-                }
-            ),
-            on="row",
-            how="inner",
-            maintain_order="right",
-        )
+        .join(_rendered(snapshots["payload"], templates), on="row", maintain_order="right")
         .join(meta, on="conversation_type", how="left")
         .with_columns(pl.lit(templates.system).alias("system"))
+        .select(PAIR_COLUMNS)
     )
-    return pairs.with_columns(
-        sha256_ids(pairs, ["system", "prompt", "response"]).alias("pair_id")
-    ).select(PAIR_COLUMNS)
+
+
+def _rendered(payloads: pl.Series, templates: TemplateSet) -> pl.DataFrame:
+    """Each pair's row (its payload's index), id, conversation type, prompt and response."""
+    # Every pair id hashes the same system prompt first: hashed once, then copied.
+    prefix = hashlib.sha256(f"{templates.system}{SEPARATOR}".encode())
+    rows, type_names, prompts, responses, ids = [], [], [], [], []
+    for row, payload in enumerate(payloads):
+        for template, prompt, response in templates.render_snapshot(load_snapshot(payload)):
+            digest = prefix.copy()
+            digest.update(f"{prompt}{SEPARATOR}{response}".encode())
+            rows.append(row)
+            type_names.append(template.conversation_type)
+            prompts.append(prompt)
+            responses.append(response)
+            ids.append(digest.hexdigest())
+    return pl.DataFrame(
+        {
+            "row": rows,
+            "pair_id": ids,
+            "conversation_type": type_names,
+            "prompt": prompts,
+            "response": responses,
+        },
+        schema={
+            "row": pl.UInt32,
+            "pair_id": pl.String,
+            "conversation_type": pl.String,
+            "prompt": pl.String,
+            "response": pl.String,
+        },
+    )
