@@ -141,9 +141,9 @@ def cmd_demo(settings: Settings, _args: argparse.Namespace) -> int:
     dates = load_sample()["date"]
     if not _run(settings, dates.min(), dates.max(), None):
         return 1
-    _print_status(settings)
     if not _export(settings, DEMO_EXPORT, None, None, only_approved=False):
         return 1
+    _print_status(settings)
     console.print(
         f"\nStore: {settings.duckdb_path}\n"
         f"Dagster run history: {project_instance().root_directory}\n"

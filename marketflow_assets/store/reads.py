@@ -99,10 +99,11 @@ class TableSummary:
 
 
 def summarize_tables(conn: duckdb.DuckDBPyConnection) -> list[TableSummary]:
-    """Rows, tickers and first/last date of every table with a date column."""
+    """Rows of every table, with tickers and first/last date where it has them (by the
+    partition date column of a window table, else `date`)."""
     tables = conn.execute(
-        "SELECT table_name FROM information_schema.tables "
-        "WHERE table_schema = 'main' AND table_name <> 'schema_migrations' ORDER BY table_name"
+        "SELECT table_name FROM information_schema.tables WHERE table_schema = 'main' "
+        "AND table_type = 'BASE TABLE' AND table_name <> 'schema_migrations' ORDER BY table_name"
     ).fetchall()
     summaries = []
     for (table,) in tables:
@@ -113,7 +114,8 @@ def summarize_tables(conn: duckdb.DuckDBPyConnection) -> list[TableSummary]:
             ).fetchall()
         }
         tickers = "count(DISTINCT ticker)" if "ticker" in columns else "NULL"
-        dates = "min(date), max(date)" if "date" in columns else "NULL, NULL"
+        date_col = WINDOW_TABLES.get(table, "date")
+        dates = f'min("{date_col}"), max("{date_col}")' if date_col in columns else "NULL, NULL"
         rows, n_tickers, first, last = conn.execute(
             f'SELECT count(*), {tickers}, {dates} FROM "{table}"'
         ).fetchone()

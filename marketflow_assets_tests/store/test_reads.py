@@ -50,6 +50,8 @@ def test_summaries_count_rows_tickers_and_reasons(store: Path) -> None:
     assert summary["bars"].tickers == 3
     assert (summary["bars"].first_date, summary["bars"].last_date) == (START, END)
     assert summary["quarantine"].rows == 2
+    assert summary["snapshots"].rows == 0
+    assert "reviewed_pairs" not in summary  # a view, not a table
     assert reasons == {"negative_volume": 2}
     assert dupes == 0
 
