@@ -11,6 +11,9 @@ from pathlib import Path
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 SOURCE_NAMES = ("sample", "files", "yfinance")
 DEFAULT_START_DATE = dt.date(2009, 8, 21)
+# Fraction of quiet sessions (no event, HOLD) given training pairs, so HOLD is represented
+# without swamping the set.
+DEFAULT_QUIET_SAMPLE = 0.05
 
 
 class SettingsError(ValueError):
@@ -28,7 +31,7 @@ class Settings:
     tickers: tuple[str, ...] | None
     start_date: dt.date
     templates_dir: Path = PROJECT_ROOT / "templates"
-    quiet_sample: float = 0.05
+    quiet_sample: float = DEFAULT_QUIET_SAMPLE
 
     @property
     def exports_dir(self) -> Path:
@@ -77,7 +80,7 @@ class Settings:
                 f"MARKETFLOW_TEMPLATES_DIR={templates_dir} is not an existing folder"
             )
 
-        raw_quiet = env.get("MARKETFLOW_QUIET_SAMPLE") or "0.05"
+        raw_quiet = env.get("MARKETFLOW_QUIET_SAMPLE") or str(DEFAULT_QUIET_SAMPLE)
         try:
             quiet_sample = float(raw_quiet)
         except ValueError:

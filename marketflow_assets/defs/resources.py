@@ -49,7 +49,7 @@ class TrainingResource(dg.ConfigurableResource):
 
     templates_dir: str
     exports_dir: str
-    quiet_sample: float = 0.05
+    quiet_sample: float
 
 
 def resources_from_settings(settings: Settings) -> dict[str, dg.ConfigurableResource]:

@@ -6,31 +6,34 @@ import hashlib
 
 import polars as pl
 
+from marketflow_assets.settings import DEFAULT_QUIET_SAMPLE
 from marketflow_assets.training.ids import SEPARATOR
 from marketflow_assets.training.snapshots import load_snapshot
 from marketflow_assets.training.templates import TemplateSet
 
-PAIR_COLUMNS = (
-    "pair_id",
+# Columns a pair carries over from its snapshot.
+SNAPSHOT_COLUMNS = (
     "snapshot_id",
     "ticker",
     "as_of",
-    "conversation_type",
-    "template_name",
-    "template_hash",
     "schema_version",
     "rules_version",
     "rules_hash",
     "signal",
     "strength",
     "confidence",
+)
+PAIR_COLUMNS = (
+    "pair_id",
+    *SNAPSHOT_COLUMNS[:3],
+    "conversation_type",
+    "template_name",
+    "template_hash",
+    *SNAPSHOT_COLUMNS[3:],
     "system",
     "prompt",
     "response",
 )
-# Fraction of quiet sessions (no event, HOLD) that get pairs, so HOLD is represented without
-# swamping the set; chosen by the snapshot id's hash, so the same sessions every time.
-DEFAULT_QUIET_SAMPLE = 0.05
 _HASH_SPACE = 16**8
 
 
@@ -57,17 +60,7 @@ def render_pairs(snapshots: pl.DataFrame, templates: TemplateSet) -> pl.DataFram
         }
     )
     return (
-        snapshots.select(
-            "snapshot_id",
-            "ticker",
-            "as_of",
-            "schema_version",
-            "rules_version",
-            "rules_hash",
-            "signal",
-            "strength",
-            "confidence",
-        )
+        snapshots.select(SNAPSHOT_COLUMNS)
         .with_row_index("row")
         .join(_rendered(snapshots["payload"], templates), on="row", maintain_order="right")
         .join(meta, on="conversation_type", how="left")
