@@ -15,30 +15,26 @@ from pathlib import Path
 
 import polars as pl
 
-from marketflow_assets.calendar import sessions_between
-from marketflow_assets.sources.quality import sort_bars
-from marketflow_assets.sources.sample import load_sample
 from marketflow_assets.training.export import export_dataset
 from marketflow_assets.training.lint import lint_pairs
 from marketflow_assets.training.pairs import render_pairs, select_snapshots
-from marketflow_assets.training.snapshots import build_snapshots
 from marketflow_assets.training.templates import load_templates
-from marketflow_assets.vpa import compute_features, compute_signals, detect_events, load_rules
+from marketflow_assets.vpa import load_rules
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from marketflow_assets_tests.chain import sample_chain
 
 TARGET_PAIRS_PER_S = 20_000
 REPEATS = 3
 
 
 def sample_snapshots() -> tuple[pl.DataFrame, float]:
-    """Every snapshot of the sample, and the seconds `build_snapshots` took."""
-    raw = load_sample()
-    bars = sort_bars(raw, sessions_between(raw["date"].min(), raw["date"].max()), "sample").bars
+    """Every snapshot of the sample, calibrated by its matured outcomes, and the seconds
+    `build_snapshots` took."""
     rules = load_rules()
-    features = compute_features(bars, rules)
-    events = detect_events(features, rules)
-    signals = compute_signals(features, events, rules)
+    chain = sample_chain(rules)
     began = time.perf_counter()
-    snapshots = build_snapshots(features, events, signals, rules)
+    snapshots = chain.snapshots(rules)
     return snapshots, time.perf_counter() - began
 
 

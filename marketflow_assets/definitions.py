@@ -1,4 +1,4 @@
-"""The single Definitions object: assets, checks, jobs, schedules and resources."""
+"""The single Definitions object: assets, checks, jobs, schedules, sensors and resources."""
 
 from __future__ import annotations
 
@@ -7,7 +7,13 @@ import dagster as dg
 from marketflow_assets.defs.bars.assets import daily_bars
 from marketflow_assets.defs.bars.checks import bar_sanity, bars_unique_keys
 from marketflow_assets.defs.exports.assets import training_dataset
-from marketflow_assets.defs.jobs import daily_pipeline, evening_schedule, export_job
+from marketflow_assets.defs.jobs import (
+    daily_pipeline,
+    evening_schedule,
+    export_job,
+    score_outcomes_job,
+    scorecard_job,
+)
 from marketflow_assets.defs.resources import resources_from_settings
 from marketflow_assets.defs.training.assets import analysis_snapshots, training_pairs
 from marketflow_assets.defs.training.checks import (
@@ -15,6 +21,13 @@ from marketflow_assets.defs.training.checks import (
     snapshots_unique_keys,
     template_lint,
 )
+from marketflow_assets.defs.validation.assets import (
+    signal_calibration,
+    signal_outcomes,
+    signal_scorecard,
+)
+from marketflow_assets.defs.validation.checks import calibration_unique_keys, outcomes_unique_keys
+from marketflow_assets.defs.validation.sensors import outcomes_sensor
 from marketflow_assets.defs.vpa.assets import vpa_features, vpa_signals
 from marketflow_assets.defs.vpa.checks import (
     features_unique_keys,
@@ -34,6 +47,9 @@ def build_definitions(settings: Settings) -> dg.Definitions:
             analysis_snapshots,
             training_pairs,
             training_dataset,
+            signal_outcomes,
+            signal_calibration,
+            signal_scorecard,
         ],
         asset_checks=[
             bar_sanity,
@@ -44,9 +60,12 @@ def build_definitions(settings: Settings) -> dg.Definitions:
             snapshots_unique_keys,
             pairs_unique_keys,
             template_lint,
+            outcomes_unique_keys,
+            calibration_unique_keys,
         ],
-        jobs=[daily_pipeline, export_job],
+        jobs=[daily_pipeline, score_outcomes_job, scorecard_job, export_job],
         schedules=[evening_schedule],
+        sensors=[outcomes_sensor],
         resources=resources_from_settings(settings),
     )
 

@@ -8,7 +8,7 @@ import shutil
 import threading
 import time
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,10 +18,20 @@ from dagster._core.events import DagsterEventType
 
 from marketflow_assets.calendar import unclosed_sessions
 from marketflow_assets.settings import PROJECT_ROOT
+from marketflow_assets.store.connection import open_store
+from marketflow_assets.store.reads import written_sessions
+from marketflow_assets.validation.requests import ScoringCursor, plan_scoring
+from marketflow_assets.vpa import load_rules
 
 RANGE_START_TAG = "dagster/asset_partition_range_start"
 RANGE_END_TAG = "dagster/asset_partition_range_end"
 PIPELINE_JOB = "daily_pipeline"
+SCORE_OUTCOMES_JOB = "score_outcomes"
+SCORECARD_JOB = "signal_scorecard"
+# A staged backfill: what must exist before outcomes can be scored, and what the matured
+# outcomes feed (through the calibration) afterwards.
+ANALYSIS_ASSETS = ("daily_bars", "vpa_features", "vpa_signals")
+FEEDBACK_ASSETS = ("signal_calibration", "analysis_snapshots", "training_pairs")
 STEP_EVENTS = {
     DagsterEventType.STEP_START,
     DagsterEventType.STEP_SUCCESS,
@@ -32,6 +42,22 @@ STEP_EVENTS = {
 
 class RangeError(ValueError):
     """A requested session range is empty or outside the partitions."""
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One run of a staged backfill: a job, its session range (none for the scorecard) and
+    the assets selected (none: the whole job)."""
+
+    job: str
+    start_key: str | None = None
+    end_key: str | None = None
+    select: tuple[str, ...] | None = None
+
+    def describe(self) -> str:
+        what = ", ".join(self.select) if self.select else self.job.replace("_", " ")
+        span = f" for sessions {self.start_key} .. {self.end_key}" if self.start_key else ""
+        return f"{what}{span}"
 
 
 @dataclass(frozen=True)
@@ -151,6 +177,69 @@ def run_job(
     if "error" in outcome:
         raise outcome["error"]  # type: ignore[misc]
     return outcome["result"]  # type: ignore[return-value]
+
+
+def staged_backfill(start_key: str, end_key: str, store_path: Path) -> Iterator[Stage]:
+    """The runs that materialise every daily asset for [start_key, end_key] in the order the
+    feedback loop needs: bars to signals; the outcomes of every session whose window is then
+    complete in the store (one run per stretch of consecutive sessions); the calibration,
+    snapshots and pairs; and the scorecard when new outcomes were scored. The outcome stages
+    are worked out from the store after the first run, so iterate while running them."""
+    yield Stage(PIPELINE_JOB, start_key, end_key, ANALYSIS_ASSETS)
+    blocks = unscored_blocks(store_path)
+    for first, last in blocks:
+        yield Stage(SCORE_OUTCOMES_JOB, first.isoformat(), last.isoformat())
+    yield Stage(PIPELINE_JOB, start_key, end_key, FEEDBACK_ASSETS)
+    if blocks:
+        yield Stage(SCORECARD_JOB)
+
+
+def unscored_blocks(store_path: Path) -> list[tuple[dt.date, dt.date]]:
+    """Stretches of consecutive sessions whose signals are stored, whose whole window has bars
+    in the store, and which have no outcome yet."""
+    from marketflow_assets.partitions import trading_days
+
+    sessions = [dt.date.fromisoformat(k) for k in trading_days.get_partition_keys()]
+    with open_store(store_path, read_only=True) as conn:
+        written = {
+            asset: written_sessions(conn, asset)
+            for asset in ("daily_bars", "vpa_signals", "signal_outcomes")
+        }
+    plan = plan_scoring(
+        sessions,
+        bars=written["daily_bars"],
+        signals=written["vpa_signals"],
+        scored=written["signal_outcomes"],
+        cursor=ScoringCursor(),
+        window_days=load_rules().outcomes.window_days,
+        limit=len(sessions),
+    )
+    position = {day: i for i, day in enumerate(sessions)}
+    blocks: list[list[dt.date]] = []
+    for day in plan.requests:
+        if blocks and position[day] == position[blocks[-1][-1]] + 1:
+            blocks[-1].append(day)
+        else:
+            blocks.append([day])
+    return [(block[0], block[-1]) for block in blocks]
+
+
+def run_stage(
+    defs: dg.Definitions,
+    stage: Stage,
+    instance: dg.DagsterInstance,
+    on_step: Callable[[StepUpdate], None] | None = None,
+) -> dg.ExecuteInProcessResult:
+    """One stage of a staged backfill as one recorded run."""
+    tags = {RANGE_START_TAG: stage.start_key, RANGE_END_TAG: stage.end_key}
+    return run_job(
+        defs,
+        stage.job,
+        instance,
+        tags=tags if stage.start_key and stage.end_key else None,
+        select=stage.select,
+        on_step=on_step,
+    )
 
 
 def failure_reasons(result: dg.ExecuteInProcessResult) -> list[str]:

@@ -37,6 +37,10 @@ class Settings:
     def exports_dir(self) -> Path:
         return self.data_dir / "exports"
 
+    @property
+    def reports_dir(self) -> Path:
+        return self.data_dir / "reports"
+
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
         """Read and validate MARKETFLOW_* variables; raise SettingsError naming the bad one."""

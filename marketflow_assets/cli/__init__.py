@@ -1,4 +1,4 @@
-"""The `marketflow` command: demo, backfill, status, export, review and stats."""
+"""The `marketflow` command: demo, backfill, status, scorecard, export, review and stats."""
 
 from __future__ import annotations
 
@@ -10,8 +10,15 @@ import dagster as dg
 from rich.markup import escape
 
 from marketflow_assets.cli.output import console
-from marketflow_assets.cli.pipeline import cmd_backfill, cmd_demo, cmd_export, cmd_status
+from marketflow_assets.cli.pipeline import (
+    cmd_backfill,
+    cmd_demo,
+    cmd_export,
+    cmd_scorecard,
+    cmd_status,
+)
 from marketflow_assets.cli.review import add_review_parser, cmd_review, cmd_stats
+from marketflow_assets.cli.scorecard import BREAKDOWNS
 from marketflow_assets.runner import RangeError
 from marketflow_assets.settings import Settings, SettingsError
 from marketflow_assets.sources import SourceError
@@ -31,13 +38,23 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="marketflow", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("demo", help="materialise the whole sample in one run, then summarise")
-    backfill = commands.add_parser("backfill", help="materialise a session range in one run")
+    backfill = commands.add_parser(
+        "backfill",
+        help="materialise a session range: bars to signals, the outcomes now matured, then "
+        "calibration, snapshots and pairs (one run each)",
+    )
     backfill.add_argument("--start", type=_date, required=True, help="first date (YYYY-MM-DD)")
     backfill.add_argument("--end", type=_date, required=True, help="last date (YYYY-MM-DD)")
     backfill.add_argument(
         "--select", help="comma-separated asset names (default: all daily assets)"
     )
     commands.add_parser("status", help="what the store holds and the last run")
+    scorecard = commands.add_parser(
+        "scorecard", help="rebuild the scorecard of every matured signal and print it"
+    )
+    scorecard.add_argument(
+        "--by", choices=tuple(BREAKDOWNS), default="strength", help="split each signal type by"
+    )
     export = commands.add_parser(
         "export", help="write training pairs as a dataset under data/exports/NAME/"
     )
@@ -64,6 +81,7 @@ COMMANDS = {
     "demo": cmd_demo,
     "backfill": cmd_backfill,
     "status": cmd_status,
+    "scorecard": cmd_scorecard,
     "export": cmd_export,
     "review": cmd_review,
     "stats": cmd_stats,

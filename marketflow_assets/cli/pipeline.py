@@ -6,20 +6,26 @@ import argparse
 import datetime as dt
 from collections.abc import Sequence
 
+import dagster as dg
 from rich.markup import escape
 from rich.progress import Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from marketflow_assets.cli.output import console
+from marketflow_assets.cli.scorecard import print_scorecard
 from marketflow_assets.runner import (
+    PIPELINE_JOB,
     RANGE_END_TAG,
     RANGE_START_TAG,
+    SCORECARD_JOB,
+    Stage,
     StepUpdate,
     failure_reasons,
     project_instance,
     run_job,
-    run_pipeline,
+    run_stage,
     session_range,
+    staged_backfill,
 )
 from marketflow_assets.settings import Settings, SettingsError
 from marketflow_assets.store.connection import open_store
@@ -52,16 +58,37 @@ class StepProgress:
             )
 
 
-def _run(settings: Settings, start: dt.date, end: dt.date, select: Sequence[str] | None) -> bool:
-    from marketflow_assets.definitions import build_definitions
+def _run(
+    settings: Settings,
+    start: dt.date,
+    end: dt.date,
+    select: Sequence[str] | None,
+) -> bool:
     from marketflow_assets.partitions import trading_days
 
-    defs = build_definitions(settings)
     start_key, end_key = session_range(trading_days, start, end)
-    instance = project_instance()
+    stage = Stage(PIPELINE_JOB, start_key, end_key, tuple(select) if select else None)
+    return _run_stage(settings, stage)
+
+
+def _run_staged(settings: Settings, start: dt.date, end: dt.date) -> bool:
+    """Every daily asset for [start, end] in the runs the feedback loop needs (see
+    `staged_backfill`), each shown as it runs; stops at the first failure."""
+    from marketflow_assets.partitions import trading_days
+
+    start_key, end_key = session_range(trading_days, start, end)
+    for stage in staged_backfill(start_key, end_key, settings.duckdb_path):
+        if not _run_stage(settings, stage):
+            return False
+    return True
+
+
+def _run_stage(settings: Settings, stage: Stage) -> bool:
+    from marketflow_assets.definitions import build_definitions
+
     console.print(
-        f"Materialising [bold]{', '.join(select) if select else 'the daily pipeline'}[/] for "
-        f"sessions {start_key} .. {end_key} (one run) from source [bold]{settings.source}[/]"
+        f"Materialising [bold]{escape(stage.describe())}[/] (one run) "
+        f"from source [bold]{settings.source}[/]"
     )
     columns = (
         SpinnerColumn(),
@@ -70,12 +97,16 @@ def _run(settings: Settings, start: dt.date, end: dt.date, select: Sequence[str]
         TimeElapsedColumn(),
     )
     with Progress(*columns, console=console) as progress:
-        result = run_pipeline(
-            defs, start_key, end_key, instance, select, on_step=StepProgress(progress)
+        result = run_stage(
+            build_definitions(settings), stage, project_instance(), StepProgress(progress)
         )
+    return _report(result)
+
+
+def _report(result: dg.ExecuteInProcessResult) -> bool:
     if not result.success:
         for reason in failure_reasons(result):
-            console.print(f"[red]failed[/] {reason}")
+            console.print(f"[red]failed[/] {escape(reason)}")
         console.print(f"Run {result.run_id} failed; its logs are in the Dagster UI (`make ui`).")
         return False
     console.print(f"Run {result.run_id} succeeded.")
@@ -139,11 +170,12 @@ def cmd_demo(settings: Settings, _args: argparse.Namespace) -> int:
     if settings.source != "sample":
         raise SettingsError("the demo runs on the sample source; unset MARKETFLOW_SOURCE")
     dates = load_sample()["date"]
-    if not _run(settings, dates.min(), dates.max(), None):
+    if not _run_staged(settings, dates.min(), dates.max()):
         return 1
     if not _export(settings, DEMO_EXPORT, None, None, only_approved=False):
         return 1
     _print_status(settings)
+    print_scorecard(settings, by="strength")
     console.print(
         f"\nStore: {settings.duckdb_path}\n"
         f"Dagster run history: {project_instance().root_directory}\n"
@@ -184,9 +216,7 @@ def _export(
         project_instance(),
         run_config={"ops": {"training_dataset": {"config": config}}},
     )
-    if not result.success:
-        for reason in failure_reasons(result):
-            console.print(f"[red]failed[/] {escape(reason)}")
+    if not _report(result):
         return False
     with open_store(settings.duckdb_path, read_only=True) as conn:
         row = (
@@ -215,7 +245,16 @@ def cmd_export(settings: Settings, args: argparse.Namespace) -> int:
 
 def cmd_backfill(settings: Settings, args: argparse.Namespace) -> int:
     select = [s.strip() for s in args.select.split(",") if s.strip()] if args.select else None
+    if select is None:
+        return 0 if _run_staged(settings, args.start, args.end) else 1
     return 0 if _run(settings, args.start, args.end, select) else 1
+
+
+def cmd_scorecard(settings: Settings, args: argparse.Namespace) -> int:
+    if not _run_stage(settings, Stage(SCORECARD_JOB)):
+        return 1
+    print_scorecard(settings, by=args.by)
+    return 0
 
 
 def cmd_status(settings: Settings, _args: argparse.Namespace) -> int:

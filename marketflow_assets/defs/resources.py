@@ -52,6 +52,12 @@ class TrainingResource(dg.ConfigurableResource):
     quiet_sample: float
 
 
+class ReportsResource(dg.ConfigurableResource):
+    """Where the scorecard's markdown and plot are written."""
+
+    reports_dir: str
+
+
 def resources_from_settings(settings: Settings) -> dict[str, dg.ConfigurableResource]:
     """The resources of `defs`, built from validated settings."""
     return {
@@ -66,4 +72,5 @@ def resources_from_settings(settings: Settings) -> dict[str, dg.ConfigurableReso
             exports_dir=str(settings.exports_dir),
             quiet_sample=settings.quiet_sample,
         ),
+        "reports": ReportsResource(reports_dir=str(settings.reports_dir)),
     }

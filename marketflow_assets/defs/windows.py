@@ -1,4 +1,5 @@
-"""The date window a (possibly single-run backfill) partitioned run covers, and its history."""
+"""What a partitioned run may read: the date window it covers (a single-run backfill covers
+many sessions), its history in the store, and rows made with the current rules only."""
 
 import datetime as dt
 
@@ -18,10 +19,14 @@ def partition_dates(
     return dt.date.fromisoformat(keys.start), dt.date.fromisoformat(keys.end)
 
 
+def first_session() -> dt.date:
+    """The first partition's session."""
+    return dt.date.fromisoformat(trading_days.get_first_partition_key())
+
+
 def history_sessions(start: dt.date, count: int) -> list[dt.date]:
     """Up to `count` partition sessions before `start` (none before the first partition)."""
-    first = dt.date.fromisoformat(trading_days.get_first_partition_key())
-    return sessions_before(start, count, floor=first)
+    return sessions_before(start, count, floor=first_session())
 
 
 def require_sessions(
@@ -42,3 +47,13 @@ def require_sessions(
             f"Materialise {upstream} for them first (e.g. a backfill of that range)."
         )
     return before
+
+
+def require_rules(table: str, hashes: list[str], current: str) -> None:
+    """Fail when stored rows were computed with other rules than the ones loaded now."""
+    stale = sorted(set(hashes) - {current})
+    if stale:
+        raise dg.Failure(
+            f"{table} in this window were computed with rules {', '.join(h[:12] for h in stale)}, "
+            f"not the current {current[:12]}; re-materialise them first."
+        )

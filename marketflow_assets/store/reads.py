@@ -11,6 +11,9 @@ import polars as pl
 
 from marketflow_assets.store.windows import WINDOW_TABLES
 
+# Sort order of the partitioned tables that hold no ticker column.
+UNTICKED_ORDER = {"calibration": ("date", "signal"), "rule_flags": ("date", "rule_id")}
+
 
 def read_bars(
     conn: duckdb.DuckDBPyConnection,
@@ -49,13 +52,41 @@ def read_bars(
 def read_window(
     conn: duckdb.DuckDBPyConnection, table: str, start: dt.date, end: dt.date
 ) -> pl.DataFrame:
-    """Rows of a partitioned table dated in [start, end] (by its partition date column)."""
+    """Rows of a partitioned table dated in [start, end] (by its partition date column), by
+    ticker and date, or by date and key for the tables without tickers."""
     date_col = WINDOW_TABLES[table]
+    order = ", ".join(f'"{c}"' for c in UNTICKED_ORDER.get(table, ("ticker", date_col)))
     return conn.sql(
-        f'SELECT * FROM "{table}" WHERE "{date_col}" BETWEEN $start AND $end '
-        f'ORDER BY ticker, "{date_col}"',
+        f'SELECT * FROM "{table}" WHERE "{date_col}" BETWEEN $start AND $end ORDER BY {order}',
         params={"start": start, "end": end},
     ).pl()
+
+
+def read_signals_to_score(
+    conn: duckdb.DuckDBPyConnection, start: dt.date, end: dt.date
+) -> pl.DataFrame:
+    """Signals dated in [start, end] with the ATR(14) of their day, which sets their barriers."""
+    return conn.sql(
+        "SELECT s.*, f.atr14 FROM signals s LEFT JOIN features f USING (ticker, date) "
+        "WHERE s.date BETWEEN $start AND $end ORDER BY s.ticker, s.date",
+        params={"start": start, "end": end},
+    ).pl()
+
+
+def read_matured_outcomes(conn: duckdb.DuckDBPyConnection, before: dt.date) -> pl.DataFrame:
+    """Every stored outcome known before the session `before` (matured on an earlier session)."""
+    return conn.sql(
+        "SELECT * FROM outcomes WHERE matured_on < $before ORDER BY ticker, date",
+        params={"before": before},
+    ).pl()
+
+
+def written_sessions(conn: duckdb.DuckDBPyConnection, asset: str) -> set[dt.date]:
+    """Every session `asset` has written to the store."""
+    rows = conn.execute(
+        "SELECT date FROM materialized_sessions WHERE asset = ?", [asset]
+    ).fetchall()
+    return {day for (day,) in rows}
 
 
 def missing_sessions(

@@ -1,4 +1,5 @@
-"""The one partition-window writer: delete the window and insert its rows in one transaction."""
+"""The store's writers: delete a partition window (or a whole table) and insert its rows in one
+transaction."""
 
 from __future__ import annotations
 
@@ -18,6 +19,9 @@ WINDOW_TABLES: dict[str, str] = {
     "signals": "date",
     "snapshots": "as_of",
     "training_pairs": "as_of",
+    "outcomes": "date",
+    "calibration": "date",
+    "rule_flags": "date",
 }
 
 
@@ -86,3 +90,20 @@ def replace_windows(
         for view in views.values():
             conn.unregister(view)
     return {table: frame.height for table, frame in frames.items()}
+
+
+def replace_table(conn: duckdb.DuckDBPyConnection, table: str, frame: pl.DataFrame) -> int:
+    """Replace every row of an unpartitioned table with `frame`, all or nothing."""
+    conn.register("incoming_table", frame.to_arrow())
+    try:
+        conn.execute("BEGIN TRANSACTION")
+        try:
+            conn.execute(f'DELETE FROM "{table}"')
+            conn.execute(f'INSERT INTO "{table}" BY NAME SELECT * FROM incoming_table')
+            conn.execute("COMMIT")
+        except Exception:
+            conn.execute("ROLLBACK")
+            raise
+    finally:
+        conn.unregister("incoming_table")
+    return frame.height

@@ -17,7 +17,7 @@ import polars as pl
 from marketflow_assets.training.ids import sha256_ids
 from marketflow_assets.vpa.rules import Rules
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 PRICE_DIGITS = 2
 RATIO_DIGITS = 3
@@ -34,6 +34,7 @@ SNAPSHOT_COLUMNS = (
     "signal",
     "strength",
     "confidence",
+    "calibrated_confidence",
     "market_condition",
     "events",
     "payload",
@@ -44,20 +45,40 @@ PHASES = ("accumulation", "markup", "distribution", "markdown", "trading_range",
 
 
 def build_snapshots(
-    features: pl.DataFrame, events: pl.DataFrame, signals: pl.DataFrame, rules: Rules
+    features: pl.DataFrame,
+    events: pl.DataFrame,
+    signals: pl.DataFrame,
+    calibration: pl.DataFrame,
+    flags: pl.DataFrame,
+    rules: Rules,
 ) -> pl.DataFrame:
     """One snapshot per (ticker, date) of `signals`: its features, the events visible that day
-    (those confirmed on it) and the signal, as JSON plus extracted columns for querying.
+    (those confirmed on it), the signal with its confidence calibrated by the `calibration` of
+    that day (date, signal, multiplier), and which of the day's rules `flags` marks as failing
+    (date, rule_id, flagged); as JSON plus extracted columns for querying.
 
     `features` and `events` may cover more than `signals`; only rows matching a signal are used.
     """
-    missing = signals.join(features, on=["ticker", "date"], how="anti")
-    if missing.height:
-        first = missing.row(0, named=True)
-        raise ValueError(
-            f"{missing.height} signal(s) have no feature row, "
-            f"first {first['ticker']} {first['date']}"
+    signals = signals.with_columns(pl.col("signal").cast(pl.String))
+    for other, name, keys in (
+        (features, "feature row", ["ticker", "date"]),
+        (calibration, "calibration", ["date", "signal"]),
+    ):
+        missing = signals.join(
+            other.with_columns(pl.col(k).cast(signals[k].dtype) for k in keys), on=keys, how="anti"
         )
+        if missing.height:
+            first = missing.row(0, named=True)
+            raise ValueError(
+                f"{missing.height} signal(s) have no {name}, "
+                f"first {first['ticker']} {first['date']} {first['signal']}"
+            )
+    multipliers = calibration.select(
+        "date",
+        pl.col("signal").cast(pl.String),
+        pl.col("multiplier").alias("calibration_multiplier"),
+    )
+    failing = flags.filter(pl.col("flagged")).select("date", pl.col("rule_id").alias("rule"))
     meanings = pl.DataFrame(
         {
             "rule_id": list(rules.patterns),
@@ -70,6 +91,7 @@ def build_snapshots(
         .select(
             "ticker",
             pl.col("confirmed_at").alias("date"),
+            pl.col("rule_id").alias("rule"),
             pl.struct(
                 pl.col("rule_id").alias("rule"),
                 pl.col("direction").cast(pl.String),
@@ -79,9 +101,11 @@ def build_snapshots(
             ).alias("event"),
         )
         .sort("ticker", "date", "event")
+        .join(failing.with_columns(failing=True), on=["date", "rule"], how="left")
         .group_by("ticker", "date", maintain_order=True)
         .agg(
             pl.col("event").alias("events"),
+            pl.col("rule").filter(pl.col("failing").fill_null(False)).alias("flagged_rules"),
             pl.col("event")
             .struct.field("direction")
             .replace_strict({"bullish": 1, "bearish": -1}, default=0, return_dtype=pl.Int32)
@@ -92,7 +116,15 @@ def build_snapshots(
     frame = (
         signals.join(features, on=["ticker", "date"], how="left", suffix="_feature")
         .join(visible, on=["ticker", "date"], how="left")
-        .with_columns(pl.col("events").fill_null([]), pl.col("net_direction").fill_null(0))
+        .join(multipliers, on=["date", "signal"], how="left")
+        .with_columns(
+            pl.col("events").fill_null([]),
+            pl.col("flagged_rules").fill_null([]),
+            pl.col("net_direction").fill_null(0),
+            (pl.col("confidence") * pl.col("calibration_multiplier"))
+            .clip(0.0, 1.0)
+            .alias("calibrated_confidence"),
+        )
         .with_columns(_phase().alias("phase"))
     )
     frame = frame.with_columns(
@@ -111,6 +143,7 @@ def build_snapshots(
         _word("signal"),
         _word("strength"),
         "confidence",
+        "calibrated_confidence",
         pl.col("phase").alias("market_condition"),
         pl.col("events").list.eval(pl.element().struct.field("rule")).alias("events"),
         _payload(rules).struct.json_encode().alias("payload"),
@@ -223,10 +256,15 @@ def _payload(rules: Rules) -> pl.Expr:
             _word("signal").alias("type"),
             _word("strength"),
             _ratio("confidence").alias("raw_confidence"),
+            _ratio("calibrated_confidence"),
             _ratio("score"),
             pl.col("event_count"),
             pl.col("reason_codes").alias("reasons"),
         ).alias("signal"),
+        pl.struct(
+            _ratio("calibration_multiplier").alias("multiplier"),
+            pl.col("flagged_rules"),
+        ).alias("calibration"),
         pl.struct(
             _price("atr14").alias("atr"),
             pl.lit(stop).alias("stop_atr"),
@@ -250,7 +288,18 @@ def _v1_to_v2(snapshot: dict[str, Any]) -> dict[str, Any]:
     return {**snapshot, "signal": signal, "schema_version": 2}
 
 
-MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {1: _v1_to_v2}
+def _v2_to_v3(snapshot: dict[str, Any]) -> dict[str, Any]:
+    """Version 3 adds the confidence calibrated by the track record and the rules it flags;
+    a version-2 snapshot was made before any calibration, so both are empty."""
+    signal = {**snapshot["signal"], "calibrated_confidence": None}
+    calibration = {"multiplier": None, "flagged_rules": []}
+    return {**snapshot, "signal": signal, "calibration": calibration, "schema_version": 3}
+
+
+MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {
+    1: _v1_to_v2,
+    2: _v2_to_v3,
+}
 
 
 def load_snapshot(payload: str) -> dict[str, Any]:

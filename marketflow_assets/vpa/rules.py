@@ -29,6 +29,7 @@ PATTERN_IDS = (
 )
 DIRECTIONS = ("bullish", "bearish", "against_bar")
 VOLUME_SENSES = {"high": 1.0, "low": -1.0}
+SECTIONS = ("version", "features", "patterns", "signals", "plan", "outcomes", "calibration")
 
 
 class RulesError(ValueError):
@@ -57,8 +58,29 @@ class PatternRule:
 
 
 @dataclass(frozen=True)
+class OutcomeRules:
+    """How a signal is scored: the calendar window and the HOLD band."""
+
+    window_days: int
+    hold_band: float
+
+
+@dataclass(frozen=True)
+class CalibrationRules:
+    """How matured outcomes feed back: multiplier lookback, bounds and step; rule flags."""
+
+    lookback_days: int
+    min_outcomes: int
+    bounds: tuple[float, float]
+    max_step: float
+    failure_days: int
+    failure_flag: int
+
+
+@dataclass(frozen=True)
 class Rules:
-    """The whole rule set: feature windows, pattern definitions and signal thresholds."""
+    """The whole rule set: feature windows, pattern definitions, signal thresholds, the trade
+    plan, and how signals are scored and calibrated."""
 
     version: str
     hash: str
@@ -66,6 +88,8 @@ class Rules:
     patterns: MappingProxyType[str, PatternRule]
     signals: MappingProxyType[str, Any]
     plan: MappingProxyType[str, float]
+    outcomes: OutcomeRules
+    calibration: CalibrationRules
     path: Path
 
     @property
@@ -87,7 +111,7 @@ def load_rules(path: Path | str | None = None) -> Rules:
         raise RulesError(f"{path}: cannot read rules: {exc}") from exc
     if not isinstance(raw, dict):
         raise RulesError(f"{path}: expected a mapping at the top level")
-    for section in ("version", "features", "patterns", "signals", "plan"):
+    for section in SECTIONS:
         if section not in raw:
             raise RulesError(f"{path}: missing section {section!r}")
         if section != "version" and not isinstance(raw[section], dict):
@@ -108,18 +132,55 @@ def load_rules(path: Path | str | None = None) -> Rules:
         patterns=MappingProxyType(patterns),
         signals=MappingProxyType(raw["signals"]),
         plan=MappingProxyType(_plan(raw["plan"], path)),
+        outcomes=_outcomes(raw["outcomes"], path),
+        calibration=_calibration(raw["calibration"], path),
         path=path,
     )
 
 
+def _number(raw: dict[str, Any], where: str, name: str, *, integer: bool = False) -> float:
+    """A positive number of a section, or an error naming `where.name`."""
+    value = raw.get(name)
+    kinds = int if integer else int | float
+    if isinstance(value, bool) or not isinstance(value, kinds) or value <= 0:
+        kind = "a positive whole number" if integer else "a positive number"
+        raise RulesError(f"{where}.{name} must be {kind}, not {value!r}")
+    return value
+
+
+def _outcomes(raw: dict[str, Any], path: Path) -> OutcomeRules:
+    where = f"{path}: outcomes"
+    return OutcomeRules(
+        window_days=int(_number(raw, where, "window_days", integer=True)),
+        hold_band=float(_number(raw, where, "hold_band")),
+    )
+
+
+def _calibration(raw: dict[str, Any], path: Path) -> CalibrationRules:
+    where = f"{path}: calibration"
+    bounds = raw.get("bounds")
+    if (
+        not isinstance(bounds, list)
+        or len(bounds) != 2
+        or not all(isinstance(b, int | float) and not isinstance(b, bool) for b in bounds)
+        or not 0 < bounds[0] <= 1 <= bounds[1]
+    ):
+        raise RulesError(f"{where}.bounds must be [low, high] around 1, not {bounds!r}")
+    step = _number(raw, where, "max_step")
+    if step >= 1:
+        raise RulesError(f"{where}.max_step must be a fraction below 1, not {step!r}")
+    return CalibrationRules(
+        lookback_days=int(_number(raw, where, "lookback_days", integer=True)),
+        min_outcomes=int(_number(raw, where, "min_outcomes", integer=True)),
+        bounds=(float(bounds[0]), float(bounds[1])),
+        max_step=float(step),
+        failure_days=int(_number(raw, where, "failure_days", integer=True)),
+        failure_flag=int(_number(raw, where, "failure_flag", integer=True)),
+    )
+
+
 def _plan(raw: dict[str, Any], path: Path) -> dict[str, float]:
-    plan = {}
-    for name in ("stop_atr", "target_atr"):
-        value = raw.get(name)
-        if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
-            raise RulesError(f"{path}: plan.{name} must be a positive number, not {value!r}")
-        plan[name] = float(value)
-    return plan
+    return {name: float(_number(raw, f"{path}: plan", name)) for name in ("stop_atr", "target_atr")}
 
 
 def _patterns(raw: dict[str, Any], path: Path) -> dict[str, PatternRule]:

@@ -9,14 +9,11 @@ import time
 import polars as pl
 import pytest
 
-from marketflow_assets.calendar import sessions_between
-from marketflow_assets.sources.quality import sort_bars
-from marketflow_assets.sources.sample import load_sample
 from marketflow_assets.training.lint import PROBLEM_COLUMNS, lint_pairs
 from marketflow_assets.training.pairs import render_pairs, select_snapshots
-from marketflow_assets.training.snapshots import build_snapshots
 from marketflow_assets.training.templates import load_templates
-from marketflow_assets.vpa import compute_features, compute_signals, detect_events, load_rules
+from marketflow_assets.vpa import load_rules
+from marketflow_assets_tests.chain import sample_chain
 from marketflow_assets_tests.training.fixtures.cases import (
     buy_with_events,
     changed,
@@ -141,14 +138,10 @@ def test_a_pair_without_its_snapshot_is_a_problem() -> None:
 
 @pytest.fixture(scope="module")
 def sample_snapshots() -> pl.DataFrame:
-    """Every snapshot of the offline sample (524 stocks, one year), built as the assets do."""
-    raw = load_sample()
-    sessions = sessions_between(raw["date"].min(), raw["date"].max())
-    bars = sort_bars(raw, sessions, "sample").bars
+    """Every snapshot of the offline sample (524 stocks, one year), built as the assets do,
+    calibrated by the sample's own matured outcomes."""
     rules = load_rules()
-    features = compute_features(bars, rules)
-    events = detect_events(features, rules)
-    return build_snapshots(features, events, compute_signals(features, events, rules), rules)
+    return sample_chain(rules).snapshots(rules)
 
 
 def test_every_rendered_pair_of_the_sample_passes(sample_snapshots: pl.DataFrame) -> None:

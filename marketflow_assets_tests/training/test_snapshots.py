@@ -46,10 +46,25 @@ EVENTS = pl.DataFrame(
     schema=EVENTS_SCHEMA,
 )
 SIGNALS = compute_signals(FEATURES, EVENTS, RULES)
+# The track record scales BUY confidence by 1.25 and flags stopping volume from D on.
+CALIBRATION = pl.DataFrame(
+    [
+        {"date": day, "signal": signal, "multiplier": 1.25 if signal == "BUY" else 0.8}
+        for day in SIGNALS["date"].unique()
+        for signal in ("BUY", "SELL", "HOLD")
+    ]
+)
+FLAGS = pl.DataFrame(
+    [
+        {"date": day, "rule_id": rule, "flagged": rule == "stopping_volume" and day >= session(D)}
+        for day in SIGNALS["date"].unique()
+        for rule in ("spring", "stopping_volume")
+    ]
+)
 
 
 def snapshots(signals: pl.DataFrame = SIGNALS) -> pl.DataFrame:
-    return build_snapshots(FEATURES, EVENTS, signals, RULES)
+    return build_snapshots(FEATURES, EVENTS, signals, CALIBRATION, FLAGS, RULES)
 
 
 def document(frame: pl.DataFrame, bar: int) -> dict[str, Any]:
@@ -73,6 +88,30 @@ def test_one_snapshot_per_signal_with_the_events_visible_that_day() -> None:
     assert doc["signal"]["event_count"] == 2
     # Before D neither event exists yet.
     assert document(frame, D - 1)["events"] == []
+
+
+def test_the_signal_carries_its_raw_and_calibrated_confidence_and_the_flagged_rules() -> None:
+    frame = snapshots()
+    day = frame.filter(pl.col("as_of") == session(D)).row(0, named=True)
+    raw = SIGNALS.filter(pl.col("date") == session(D))["confidence"][0]
+    assert day["confidence"] == raw
+    assert day["calibrated_confidence"] == pytest.approx(min(raw * 1.25, 1.0))
+    doc = document(frame, D)
+    assert doc["signal"]["raw_confidence"] == round(raw, 3)
+    assert doc["signal"]["calibrated_confidence"] == round(min(raw * 1.25, 1.0), 3)
+    assert doc["calibration"] == {"multiplier": 1.25, "flagged_rules": ["stopping_volume"]}
+    # A HOLD is scaled by its own multiplier and clipped to [0, 1]; without events none is flagged.
+    hold = frame.filter(pl.col("signal") == "HOLD").row(0, named=True)
+    assert hold["calibrated_confidence"] == pytest.approx(hold["confidence"] * 0.8)
+    assert load_snapshot(hold["payload"])["calibration"]["flagged_rules"] == []
+
+
+def test_signal_without_its_calibration_is_an_error_naming_it() -> None:
+    calibration = CALIBRATION.filter(pl.col("date") != session(D))
+    with pytest.raises(
+        ValueError, match=rf"1 signal\(s\) have no calibration, first AAA {session(D)} BUY"
+    ):
+        build_snapshots(FEATURES, EVENTS, SIGNALS, calibration, FLAGS, RULES)
 
 
 def test_snapshot_id_is_deterministic_and_changes_with_the_rules() -> None:
@@ -106,16 +145,18 @@ def test_version_1_fixture_migrates_and_renders_with_every_template() -> None:
     old = json.loads(payload)
     assert old["schema_version"] == 1
     doc = load_snapshot(payload)
-    assert doc["schema_version"] == 2
+    assert doc["schema_version"] == 3
     assert doc["signal"]["raw_confidence"] == old["signal"]["confidence"]
     assert "confidence" not in doc["signal"]
+    assert doc["signal"]["calibrated_confidence"] is None
+    assert doc["calibration"] == {"multiplier": None, "flagged_rules": []}
     frame = snapshot_frame([old])
     pairs = render_pairs(frame, load_templates())
     assert sorted(pairs["conversation_type"]) == sorted(CONVERSATION_TYPES)
     assert lint_pairs(pairs, frame).height == 0
 
 
-@pytest.mark.parametrize("version", [0, 3, "2", True, None])
+@pytest.mark.parametrize("version", [0, 4, "2", True, None])
 def test_unknown_schema_version_is_a_clear_error(version: object) -> None:
     with pytest.raises(ValueError, match="unknown schema_version"):
         load_snapshot(json.dumps({"schema_version": version}))
@@ -128,4 +169,4 @@ def test_signal_without_a_feature_row_is_an_error_naming_it() -> None:
     with pytest.raises(
         ValueError, match=rf"1 signal\(s\) have no feature row, first AAA {session(D)}"
     ):
-        build_snapshots(features, EVENTS, SIGNALS, RULES)
+        build_snapshots(features, EVENTS, SIGNALS, CALIBRATION, FLAGS, RULES)

@@ -22,6 +22,7 @@ from marketflow_assets.training.templates import (
 )
 from marketflow_assets_tests.training.fixtures.cases import (
     CASES,
+    before_calibration,
     buy_with_events,
     changed,
     confirmed_later,
@@ -74,21 +75,31 @@ def test_system_prompt_is_plain_and_names_its_limits() -> None:
     assert "only from the data given" in TEMPLATES.system
     assert "close of the stated session" in TEMPLATES.system
     assert "raw confidence" in TEMPLATES.system
+    assert "calibrated by the track record" in TEMPLATES.system
     assert not any(re.search(pattern, TEMPLATES.system) for pattern in ARTEFACTS.values())
     assert not re.search(r"\d", TEMPLATES.system)
 
 
-def test_signal_is_plain_english_with_raw_confidence() -> None:
+def test_signal_is_plain_english_naming_each_confidence() -> None:
     _, response = TEMPLATES.templates["vpa_analysis"].render(buy_with_events())
-    assert response.startswith("Signal: moderate buy (raw confidence 0.57).")
+    assert response.startswith("Signal: moderate buy (raw confidence 0.57, calibrated 0.62).")
     _, response = TEMPLATES.templates["vpa_analysis"].render(sell())
-    assert response.startswith("Signal: weak sell (raw confidence 0.54).")
+    assert response.startswith("Signal: weak sell (raw confidence 0.54, calibrated 0.50).")
+    _, response = TEMPLATES.templates["vpa_analysis"].render(before_calibration())
+    assert response.startswith("Signal: moderate buy (raw confidence 0.57, not yet calibrated).")
     prompt, _ = TEMPLATES.templates["vpa_analysis"].render(buy_with_events())
     assert "ultra high" in prompt
     assert "stopping volume" in prompt
     for text in rendered(buy_with_events()).values():
         assert "BUY" not in " ".join(text)
         assert "SignalType" not in " ".join(text)
+
+
+def test_risk_assessment_names_the_rules_the_track_record_flags() -> None:
+    _, response = TEMPLATES.templates["risk_assessment"].render(buy_with_events())
+    assert "The track record flags a hammer: it has failed repeatedly" in response
+    _, response = TEMPLATES.templates["risk_assessment"].render(sell())
+    assert "track record flags" not in response
 
 
 def test_trading_recommendation_uses_the_side_of_the_signal() -> None:
@@ -218,7 +229,7 @@ def test_poisoned_context_leaks_nothing(case: str) -> None:
         hit="LEAKED",
         label="LEAKED",
         bar__next_close=SENTINEL,
-        signal__calibrated_confidence=SENTINEL,
+        signal__realised_return=SENTINEL,
     )
     for conversation_type, (prompt, response) in rendered(poisoned).items():
         for text in (prompt, response):

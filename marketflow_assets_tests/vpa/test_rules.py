@@ -36,7 +36,7 @@ def test_packaged_rules_have_twelve_documented_patterns() -> None:
     rules = load_rules()
     assert isinstance(rules, Rules)
     assert rules.path == DEFAULT_RULES_PATH
-    assert rules.version == "1.1.0"
+    assert rules.version == "1.2.0"
     assert tuple(rules.patterns) == PATTERN_IDS
     assert len(rules.patterns) == 12
     for rule_id, rule in rules.patterns.items():

@@ -6,8 +6,9 @@ import dagster as dg
 
 from marketflow_assets.calendar import sessions_between
 from marketflow_assets.defs.resources import StoreResource, TrainingResource
+from marketflow_assets.defs.validation.assets import signal_calibration
 from marketflow_assets.defs.vpa.assets import vpa_signals
-from marketflow_assets.defs.windows import partition_dates, require_sessions
+from marketflow_assets.defs.windows import partition_dates, require_rules, require_sessions
 from marketflow_assets.partitions import trading_days
 from marketflow_assets.store.reads import read_window
 from marketflow_assets.store.windows import replace_windows
@@ -18,37 +19,32 @@ from marketflow_assets.training.templates import load_templates
 from marketflow_assets.vpa import load_rules
 
 
-def require_rules(table: str, hashes: list[str], current: str) -> None:
-    """Fail when stored rows were computed with other rules than the ones loaded now."""
-    stale = sorted(set(hashes) - {current})
-    if stale:
-        raise dg.Failure(
-            f"{table} in this window were computed with rules {', '.join(h[:12] for h in stale)}, "
-            f"not the current {current[:12]}; re-materialise them first."
-        )
-
-
 @dg.asset(
     partitions_def=trading_days,
     backfill_policy=dg.BackfillPolicy.single_run(),
     pool="duckdb",
     group_name="training",
-    deps=[vpa_signals],
+    deps=[vpa_signals, signal_calibration],
     kinds={"duckdb", "polars"},
 )
 def analysis_snapshots(
     context: dg.AssetExecutionContext, store: StoreResource
 ) -> dg.MaterializeResult:
-    """One immutable JSON snapshot per (ticker, session, rules): features, events and signal."""
+    """One immutable JSON snapshot per (ticker, session, rules): features, events, the signal
+    with its raw and calibrated confidence, and the day's rules the track record flags."""
     start, end = partition_dates(context)
     rules = load_rules()
     with store.get_connection() as conn:
         require_sessions(conn, "vpa_signals", start, end, 0)
+        require_sessions(conn, "signal_calibration", start, end, 0)
         signals = read_window(conn, "signals", start, end)
-        require_rules("signals", signals["rules_hash"].unique().to_list(), rules.hash)
+        calibration = read_window(conn, "calibration", start, end)
+        for table, frame in (("signals", signals), ("calibration", calibration)):
+            require_rules(table, frame["rules_hash"].unique().to_list(), rules.hash)
         features = read_window(conn, "features", start, end)
         events = read_window(conn, "events", start, end)
-        snapshots = build_snapshots(features, events, signals, rules)
+        flags = read_window(conn, "rule_flags", start, end)
+        snapshots = build_snapshots(features, events, signals, calibration, flags, rules)
         replace_windows(
             conn,
             {"snapshots": snapshots},

@@ -1,0 +1,1 @@
+"""Signal validation: outcomes after the window, the scorecard, and calibration feedback."""
