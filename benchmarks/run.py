@@ -20,11 +20,12 @@ from typing import TypeVar
 
 import dagster as dg
 from training import bench_training
+from validation import bench_validation
 from vpa import bench_vpa
 
 from marketflow_assets.calendar import sessions_between
 from marketflow_assets.definitions import build_definitions
-from marketflow_assets.runner import run_pipeline
+from marketflow_assets.runner import run_pipeline, run_stage, staged_backfill
 from marketflow_assets.settings import PROJECT_ROOT, Settings
 from marketflow_assets.sources import sample
 from marketflow_assets.sources.quality import sort_bars
@@ -68,14 +69,14 @@ def bench_ingest(workdir: Path) -> dict[str, object]:
     whole_home.mkdir()
     shutil.copyfile(PROJECT_ROOT / "dagster.yaml", whole_home / "dagster.yaml")
     whole_settings = Settings.from_env({"MARKETFLOW_DATA_DIR": str(workdir / "whole")})
-    whole, whole_s = timed(
-        run_pipeline,
+    stages, whole_s = timed(
+        run_staged,
         build_definitions(whole_settings),
         first,
         last,
+        whole_settings.duckdb_path,
         dg.DagsterInstance.from_config(str(whole_home)),
     )
-    assert whole.success
     rows = bars.height
     return {
         "bars": rows,
@@ -89,8 +90,7 @@ def bench_ingest(workdir: Path) -> dict[str, object]:
         "dagster_run_s": round(run_s, 2),
         "dagster_run_bars_per_s": round(rows / run_s),
         "whole_pipeline_run_s_note": (
-            "one daily_pipeline run: daily_bars, vpa_features, vpa_signals, analysis_snapshots, "
-            "training_pairs and 8 checks"
+            "the staged backfill of `marketflow demo` without the export: " + "; ".join(stages)
         ),
         "whole_pipeline_run_s": round(whole_s, 2),
         "target": "whole sample ingested through daily_bars in < 10 s",
@@ -98,17 +98,30 @@ def bench_ingest(workdir: Path) -> dict[str, object]:
     }
 
 
+def run_staged(
+    defs: dg.Definitions, first: str, last: str, store: Path, instance: dg.DagsterInstance
+) -> list[str]:
+    """Every run of the staged backfill of [first, last]; what each materialised."""
+    done = []
+    for stage in staged_backfill(first, last, store):
+        assert run_stage(defs, stage, instance).success, stage.describe()
+        done.append(stage.describe())
+    return done
+
+
 def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         figures = {"ingest_sample": bench_ingest(Path(tmp))}
     figures["vpa"] = bench_vpa()
     figures["training"] = bench_training()
+    figures["validation"] = bench_validation()
     figures["peak_rss_mib"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
     figures["machine"] = {"python": platform.python_version(), "cpus": os.cpu_count()}
     figures["measured_on"] = dt.date.today().isoformat()
     RESULTS.write_text(json.dumps(figures, indent=2) + "\n")
     print(json.dumps(figures, indent=2))
-    met = [figures[stage]["meets_target"] for stage in ("ingest_sample", "vpa", "training")]
+    stages = ("ingest_sample", "vpa", "training", "validation")
+    met = [figures[stage]["meets_target"] for stage in stages]
     return 0 if all(met) else 1
 
 

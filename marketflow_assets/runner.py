@@ -27,7 +27,7 @@ RANGE_START_TAG = "dagster/asset_partition_range_start"
 RANGE_END_TAG = "dagster/asset_partition_range_end"
 PIPELINE_JOB = "daily_pipeline"
 SCORE_OUTCOMES_JOB = "score_outcomes"
-SCORECARD_JOB = "signal_scorecard"
+SCORECARD_JOB = "scorecard"
 # A staged backfill: what must exist before outcomes can be scored, and what the matured
 # outcomes feed (through the calibration) afterwards.
 ANALYSIS_ASSETS = ("daily_bars", "vpa_features", "vpa_signals")

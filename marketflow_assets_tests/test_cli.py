@@ -89,12 +89,20 @@ def test_bad_requests_are_clear_errors(
     assert message in capsys.readouterr().out
 
 
-def test_demo_runs_the_whole_sample_and_exports_it(
+def test_demo_runs_the_whole_sample_scores_and_exports_it(
     env: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     assert main(["demo"]) == 0
     out = " ".join(capsys.readouterr().out.split())
     assert "sessions 2009-08-21 .. 2010-08-20 (one run)" in out
+    # The windows closed by the sample's last session (2010-08-20) are scored.
+    assert "score outcomes for sessions 2009-08-21 .. 2010-07-23 (one run)" in out
+    assert "Scorecard by signal and strength" in out
+    assert (tmp_path / "data" / "reports" / "scorecard.md").read_text().startswith("# Signal")
+    with duckdb.connect(str(env), read_only=True) as conn:
+        scored = conn.execute("SELECT count(*), max(date) FROM outcomes").fetchone()
+        signals = conn.execute("SELECT count(*) FROM signals WHERE date <= '2010-07-23'").fetchone()
+    assert scored == (signals[0], dt.date(2010, 7, 23))
     assert "122,496" in out  # bars
     assert "open_outside_range 78" in out
     assert "make ui" in out
@@ -106,6 +114,12 @@ def test_demo_runs_the_whole_sample_and_exports_it(
     assert f"train {train:,}, validation {validation:,}, test {test:,}" in out
     assert min(train, validation, test) > 0
     assert (folder / "chat" / "train.jsonl").read_text().count("\n") == train
+
+    assert main(["scorecard", "--by", "year"]) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert "Scorecard by signal and year" in out
+    assert "2009" in out
+    assert "2010" in out
 
 
 def test_a_backfill_without_history_names_the_missing_sessions(

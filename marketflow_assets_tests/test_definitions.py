@@ -13,7 +13,7 @@ from marketflow_assets.settings import PROJECT_ROOT
 DAGSTER = Path(sys.executable).parent / "dagster"
 
 
-def test_defs_hold_the_assets_checks_job_and_schedule() -> None:
+def test_defs_hold_the_assets_checks_jobs_schedule_and_sensor() -> None:
     graph = defs.resolve_asset_graph()
     assert {key.path[0] for key in graph.get_all_asset_keys()} == {
         "daily_bars",
@@ -22,6 +22,9 @@ def test_defs_hold_the_assets_checks_job_and_schedule() -> None:
         "analysis_snapshots",
         "training_pairs",
         "training_dataset",
+        "signal_outcomes",
+        "signal_calibration",
+        "signal_scorecard",
     }
     checks = {key.name for key in graph.asset_check_keys}
     assert checks == {
@@ -33,8 +36,13 @@ def test_defs_hold_the_assets_checks_job_and_schedule() -> None:
         "snapshots_unique_keys",
         "pairs_unique_keys",
         "template_lint",
+        "outcomes_unique_keys",
+        "calibration_unique_keys",
     }
     assert defs.resolve_job_def("daily_pipeline").partitions_def is not None
+    assert defs.resolve_job_def("score_outcomes").partitions_def is not None
+    assert defs.resolve_job_def("scorecard").partitions_def is None
+    assert defs.resolve_sensor_def("outcomes_sensor").job_name == "score_outcomes"
     assert defs.resolve_job_def("export_training_dataset").partitions_def is None
     assert defs.resolve_schedule_def("daily_pipeline_evening") is not None
     assets = defs.resolve_assets_def("daily_bars")

@@ -44,7 +44,7 @@ score_outcomes_job = dg.define_asset_job(
 )
 
 scorecard_job = dg.define_asset_job(
-    "signal_scorecard",
+    "scorecard",
     selection=dg.AssetSelection.assets("signal_scorecard"),
     description="Rebuild the scorecard from every matured outcome; writes data/reports/.",
 )

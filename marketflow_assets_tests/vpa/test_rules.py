@@ -140,6 +140,28 @@ def drop(section: str, key: str | None = None) -> Callable[[dict[str, Any]], obj
         (drop("signals"), r"missing section 'signals'"),
         (drop("plan"), r"missing section 'plan'"),
         (drop("plan", "stop_atr"), r"plan.stop_atr must be a positive number"),
+        (drop("outcomes"), r"missing section 'outcomes'"),
+        (drop("calibration"), r"missing section 'calibration'"),
+        (
+            lambda raw: raw["outcomes"].update(hold_band=-0.05),
+            r"outcomes.hold_band must be a positive number, not -0.05",
+        ),
+        (
+            lambda raw: raw["outcomes"].update(window_days=30.5),
+            r"outcomes.window_days must be a positive whole number",
+        ),
+        (
+            lambda raw: raw["calibration"].update(bounds=[1.2, 2.0]),
+            r"calibration.bounds must be \[low, high\] around 1",
+        ),
+        (
+            lambda raw: raw["calibration"].update(max_step=1.5),
+            r"calibration.max_step must be a fraction below 1",
+        ),
+        (
+            lambda raw: raw["calibration"].pop("failure_flag"),
+            r"calibration.failure_flag must be a positive whole number, not None",
+        ),
         (
             lambda raw: raw["patterns"]["hammer"].update(direction="sideways"),
             r"patterns\.hammer: direction 'sideways' not in bullish, bearish, against_bar",
@@ -174,6 +196,13 @@ def drop(section: str, key: str | None = None) -> Callable[[dict[str, Any]], obj
         "missing-signals",
         "missing-plan",
         "missing-stop",
+        "missing-outcomes",
+        "missing-calibration",
+        "negative-hold-band",
+        "fractional-window",
+        "bounds-not-around-one",
+        "step-too-large",
+        "missing-failure-flag",
         "bad-direction",
         "missing-field",
         "bad-volume-sense",

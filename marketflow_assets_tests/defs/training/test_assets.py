@@ -1,6 +1,7 @@
 """Snapshots, pairs and the export through real Dagster runs on a real temporary DuckDB file."""
 
 import dataclasses
+import datetime as dt
 import hashlib
 import json
 import shutil
@@ -14,6 +15,7 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
+from marketflow_assets.calendar import sessions_between
 from marketflow_assets.defs.bars.assets import daily_bars
 from marketflow_assets.defs.exports.assets import training_dataset
 from marketflow_assets.defs.resources import resources_from_settings
@@ -23,15 +25,23 @@ from marketflow_assets.defs.training.checks import (
     snapshots_unique_keys,
     template_lint,
 )
+from marketflow_assets.defs.validation.assets import signal_calibration, signal_outcomes
 from marketflow_assets.defs.vpa.assets import vpa_features, vpa_signals
 from marketflow_assets.runner import RANGE_END_TAG, RANGE_START_TAG, failure_reasons
 from marketflow_assets.settings import Settings
 from marketflow_assets.store import reviews
 from marketflow_assets.training.snapshots import load_snapshot
+from marketflow_assets.validation.windows import matured_days
 
 TRAINING = [analysis_snapshots, training_pairs, snapshots_unique_keys, pairs_unique_keys]
-ASSETS = [daily_bars, vpa_features, vpa_signals, *TRAINING, template_lint]
+ANALYSIS = [daily_bars, vpa_features, vpa_signals]
+ASSETS = [*ANALYSIS, signal_outcomes, signal_calibration, *TRAINING, template_lint]
 START, END = "2009-08-21", "2010-04-30"
+# The last session whose 30-day window ends by END: outcomes are scored up to it.
+SCORED_END = matured_days(
+    sessions_between(dt.date.fromisoformat(START), dt.date.fromisoformat(END)),
+    sessions_between(dt.date.fromisoformat(START), dt.date.fromisoformat(END)),
+)[-1].isoformat()
 
 
 def sample_settings(tmp_path: Path, name: str) -> Settings:
@@ -69,12 +79,19 @@ class Stored:
 
 @pytest.fixture(scope="module")
 def stored(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stored]:
-    """Bars to training pairs of the four tickers, 2009-08-21..2010-04-30, in one run."""
+    """Bars to training pairs of the four tickers, 2009-08-21..2010-04-30, in the runs of a
+    staged backfill: bars to signals, matured outcomes, then calibration to pairs."""
     tmp_path = tmp_path_factory.mktemp("stored")
     settings = sample_settings(tmp_path, "store")
     (tmp_path / "home").mkdir()
     with dg.instance_for_test(temp_dir=str(tmp_path / "home")) as instance:
-        result = run(settings, instance, START, END, ASSETS)
+        for start, end, selection in (
+            (START, END, ANALYSIS),
+            (START, SCORED_END, [signal_outcomes]),
+        ):
+            earlier = run(settings, instance, start, end, selection)
+            assert earlier.success, failure_reasons(earlier)
+        result = run(settings, instance, START, END, [signal_calibration, *TRAINING, template_lint])
         assert result.success, failure_reasons(result)
         yield Stored(
             settings,
