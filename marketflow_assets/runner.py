@@ -182,11 +182,13 @@ def run_job(
 def staged_backfill(start_key: str, end_key: str, store_path: Path) -> Iterator[Stage]:
     """The runs that materialise every daily asset for [start_key, end_key] in the order the
     feedback loop needs: bars to signals; the outcomes of every session whose window is then
-    complete in the store (one run per stretch of consecutive sessions); the calibration,
-    snapshots and pairs; and the scorecard when new outcomes were scored. The outcome stages
-    are worked out from the store after the first run, so iterate while running them."""
+    complete in the store and not scored yet, or scored from the bars or rules this backfill
+    replaced (one run per stretch of consecutive sessions); the calibration, snapshots and
+    pairs; and the scorecard when outcomes were scored. The outcome stages are worked out
+    from the store after the first run, so iterate while running them."""
     yield Stage(PIPELINE_JOB, start_key, end_key, ANALYSIS_ASSETS)
-    blocks = unscored_blocks(store_path)
+    start, end = dt.date.fromisoformat(start_key), dt.date.fromisoformat(end_key)
+    blocks = scoring_blocks(store_path, start, end)
     for first, last in blocks:
         yield Stage(SCORE_OUTCOMES_JOB, first.isoformat(), last.isoformat())
     yield Stage(PIPELINE_JOB, start_key, end_key, FEEDBACK_ASSETS)
@@ -194,24 +196,35 @@ def staged_backfill(start_key: str, end_key: str, store_path: Path) -> Iterator[
         yield Stage(SCORECARD_JOB)
 
 
-def unscored_blocks(store_path: Path) -> list[tuple[dt.date, dt.date]]:
-    """Stretches of consecutive sessions whose signals are stored, whose whole window has bars
-    in the store, and which have no outcome yet."""
+def scoring_blocks(store_path: Path, start: dt.date, end: dt.date) -> list[tuple[dt.date, dt.date]]:
+    """Stretches of consecutive sessions to score after bars and signals of [start, end] were
+    (re)written: those whose signals are stored and whose whole window has bars in the store,
+    and which have no outcome yet, an outcome of other rules, or a window reaching into
+    [start, end]."""
     from marketflow_assets.partitions import trading_days
 
+    rules = load_rules()
+    window_days = rules.outcomes.window_days
     sessions = [dt.date.fromisoformat(k) for k in trading_days.get_partition_keys()]
     with open_store(store_path, read_only=True) as conn:
         written = {
             asset: written_sessions(conn, asset)
             for asset in ("daily_bars", "vpa_signals", "signal_outcomes")
         }
+        stale = {
+            day
+            for (day,) in conn.execute(
+                "SELECT DISTINCT date FROM outcomes WHERE rules_hash <> ?", [rules.hash]
+            ).fetchall()
+        }
+    touched = start - dt.timedelta(days=window_days)
     plan = plan_scoring(
         sessions,
         bars=written["daily_bars"],
         signals=written["vpa_signals"],
-        scored=written["signal_outcomes"],
+        scored={d for d in written["signal_outcomes"] - stale if not touched <= d <= end},
         cursor=ScoringCursor(),
-        window_days=load_rules().outcomes.window_days,
+        window_days=window_days,
         limit=len(sessions),
     )
     position = {day: i for i, day in enumerate(sessions)}

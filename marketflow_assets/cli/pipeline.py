@@ -17,6 +17,7 @@ from marketflow_assets.runner import (
     PIPELINE_JOB,
     RANGE_END_TAG,
     RANGE_START_TAG,
+    SCORE_OUTCOMES_JOB,
     SCORECARD_JOB,
     Stage,
     StepUpdate,
@@ -67,7 +68,9 @@ def _run(
     from marketflow_assets.partitions import trading_days
 
     start_key, end_key = session_range(trading_days, start, end)
-    stage = Stage(PIPELINE_JOB, start_key, end_key, tuple(select) if select else None)
+    # Outcomes are scored by their own job: the daily pipeline does not hold them.
+    job = SCORE_OUTCOMES_JOB if select and set(select) == {"signal_outcomes"} else PIPELINE_JOB
+    stage = Stage(job, start_key, end_key, tuple(select) if select else None)
     return _run_stage(settings, stage)
 
 

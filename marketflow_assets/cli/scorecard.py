@@ -10,42 +10,31 @@ from rich.table import Table
 from marketflow_assets.cli.output import console
 from marketflow_assets.settings import Settings
 from marketflow_assets.store.connection import open_store
+from marketflow_assets.validation.report import hit_rate, number, percent
+from marketflow_assets.validation.scorecard import ALL
+from marketflow_assets.vpa.signals import SIGNALS
 
 # What `--by` splits the signal types by: the scorecard's group column and the rows' filter.
 BREAKDOWNS = {
-    "strength": ("strength", (pl.col("pattern") == "all") & (pl.col("period") == "all")),
-    "pattern": ("pattern", (pl.col("strength") == "all") & (pl.col("period") == "all")),
-    "year": ("period", (pl.col("strength") == "all") & (pl.col("pattern") == "all")),
+    "strength": ("strength", (pl.col("pattern") == ALL) & (pl.col("period") == ALL)),
+    "pattern": ("pattern", (pl.col("strength") == ALL) & (pl.col("period") == ALL)),
+    "year": ("period", (pl.col("strength") == ALL) & (pl.col("pattern") == ALL)),
 }
-SIGNAL_ORDER = {"BUY": 0, "SELL": 1, "HOLD": 2}
-
-
-def _percent(value: float | None, sign: bool = False) -> str:
-    return "–" if value is None else f"{value:+.1%}" if sign else f"{value:.1%}"
-
-
-def _number(value: float | None, digits: int = 2) -> str:
-    return "–" if value is None else f"{value:.{digits}f}"
 
 
 def _row(group: str, row: dict[str, Any]) -> list[str]:
-    interval = (
-        f"{_percent(row['hit_rate'])} ({_percent(row['hit_low'])}–{_percent(row['hit_high'])})"
-        if row["matured"]
-        else "–"
-    )
     return [
         row["signal"].lower(),
         str(row[group]).replace("_", " ").lower(),
         f"{row['signals']:,}",
         f"{row['matured']:,}",
-        interval,
-        _percent(row["base_rate"]),
-        _percent(row["mean_ret_window"], sign=True),
-        _percent(row["excess_ret_window"], sign=True),
-        _number(row["profit_factor"]),
-        _number(row["brier"], 3),
-        _number(row["rank_corr"], 3),
+        hit_rate(row),
+        percent(row["base_rate"]),
+        percent(row["mean_ret_window"], sign=True),
+        percent(row["excess_ret_window"], sign=True),
+        number(row["profit_factor"], 2),
+        number(row["brier"], 3),
+        number(row["rank_corr"], 3),
         "[green]yes[/]" if row["ready"] else "no",
     ]
 
@@ -56,8 +45,8 @@ def print_scorecard(settings: Settings, by: str = "strength") -> None:
     with open_store(settings.duckdb_path, read_only=True) as conn:
         scorecard = conn.sql("SELECT * FROM scorecard").pl()
     shown = scorecard.filter(rows).sort(
-        pl.col("signal").replace_strict(SIGNAL_ORDER, default=len(SIGNAL_ORDER)),
-        pl.col(group) != "all",
+        pl.col("signal").replace_strict(SIGNALS, range(len(SIGNALS)), default=len(SIGNALS)),
+        pl.col(group) != ALL,
         group,
     )
     if shown.is_empty():

@@ -73,10 +73,24 @@ def read_signals_to_score(
     ).pl()
 
 
+def read_of_rules(
+    conn: duckdb.DuckDBPyConnection, table: str, rules_hash: str
+) -> tuple[pl.DataFrame, int]:
+    """Every row of `table` made with the rules `rules_hash`, and how many rows of other rules
+    were left out."""
+    rows = conn.sql(
+        f'SELECT * FROM "{table}" WHERE rules_hash = $hash', params={"hash": rules_hash}
+    ).pl()
+    (total,) = conn.execute(f'SELECT count(*) FROM "{table}"').fetchall()[0]
+    return rows, total - rows.height
+
+
 def read_matured_outcomes(conn: duckdb.DuckDBPyConnection, before: dt.date) -> pl.DataFrame:
-    """Every stored outcome known before the session `before` (matured on an earlier session)."""
+    """Every stored outcome known before the session `before` (matured on an earlier session),
+    with the columns the calibration reads."""
     return conn.sql(
-        "SELECT * FROM outcomes WHERE matured_on < $before ORDER BY ticker, date",
+        "SELECT ticker, date, signal, confidence, warmup, matured_on, hit, ret_window, "
+        "rules_hash FROM outcomes WHERE matured_on < $before ORDER BY ticker, date",
         params={"before": before},
     ).pl()
 

@@ -49,6 +49,7 @@ OUTCOME_SCHEMA = pl.Schema(
         "entry_price": pl.Float64,
         **{f"ret_{k}": pl.Float64 for k in HORIZONS},
         "ret_window": pl.Float64,
+        "max_move": pl.Float64,
         "mfe": pl.Float64,
         "mfe_date": pl.Date,
         "mfe_session": pl.Int32,
@@ -67,6 +68,19 @@ OUTCOME_SCHEMA = pl.Schema(
 )
 
 
+def hit_for(signal: pl.Expr, ret_window: pl.Expr, max_move: pl.Expr, hold_band: float) -> pl.Expr:
+    """Whether an outcome is a hit for `signal`: BUY when the window's return is positive, SELL
+    when negative, HOLD when no close in the window moved `hold_band` or more from the entry."""
+    return (
+        pl.when(signal == "BUY")
+        .then(ret_window > 0)
+        .when(signal == "SELL")
+        .then(ret_window < 0)
+        .when(signal == "HOLD")
+        .then(max_move < hold_band)
+    )
+
+
 class OutcomeError(ValueError):
     """Signals or bars that cannot be scored: a missing column or a signal without its bar."""
 
@@ -78,12 +92,13 @@ def compute_outcomes(
     *,
     rules: Rules | None = None,
 ) -> pl.DataFrame:
-    """One outcome row per signal (columns `OUTCOME_COLUMNS`, sorted by ticker and date).
+    """One outcome row per signal (columns `OUTCOME_SCHEMA`, sorted by ticker and date).
 
     `signals` carry the signal rows with the ATR(14) of their day (`atr14`); `bars` are the
     stored raw bars from the earliest signal's day through the end of the latest window, with
     `split_ratio` where a split takes effect. The windows are assumed complete: the caller
-    checks the store. Horizons, the HOLD band and the barriers come from `rules`.
+    checks the store. The HOLD band and the barriers' ATR multiples come from `rules`; the
+    window is `window_days` (the assets pass `rules.outcomes.window_days`).
     """
     rules = rules or load_rules()
     _require(signals, SIGNAL_COLUMNS, "signals")
@@ -160,6 +175,8 @@ def _signal_frame(
             pl.col("ticker").cast(pl.String),
             pl.col("signal").cast(pl.String),
             pl.col("strength").cast(pl.String),
+            # A NaN ATR would compare true with every price and fake a barrier touch.
+            pl.col("atr14").cast(pl.Float64).fill_nan(None),
         )
         .sort("ticker", "date")
         .with_row_index("sid")
@@ -220,6 +237,7 @@ def _aggregate(window: pl.DataFrame) -> pl.DataFrame:
         pl.col("date").first().alias("entry_date"),
         pl.col("open").first().alias("entry_price"),
         pl.col("close").last().alias("last_close"),
+        (pl.col("close") / pl.col("open").first() - 1).abs().max().alias("max_move"),
         pl.col("date").last().alias("last_date"),
         pl.col("session").last().alias("last_session"),
         *(
@@ -272,13 +290,7 @@ def _finish(frame: pl.DataFrame, hold_band: float) -> pl.DataFrame:
         .otherwise(down_exit)
     )
     exit_return = exit_price / entry - 1
-    hit = (
-        pl.when(direction == 1)
-        .then(ret_window > 0)
-        .when(direction == -1)
-        .then(ret_window < 0)
-        .otherwise(ret_window.abs() < hold_band)
-    )
+    hit = hit_for(pl.col("signal"), ret_window, pl.col("max_move"), hold_band)
     return frame.with_columns(barrier.alias("barrier")).select(
         *list(OUTCOME_SCHEMA)[:10],
         "window_sessions",
@@ -293,6 +305,7 @@ def _finish(frame: pl.DataFrame, hold_band: float) -> pl.DataFrame:
             for k in HORIZONS
         ),
         ret_window.alias("ret_window"),
+        "max_move",
         pl.when(short)
         .then(1 - pl.col("low_min") / entry)
         .otherwise(pl.col("high_max") / entry - 1)

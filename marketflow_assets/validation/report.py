@@ -18,22 +18,24 @@ MISSING = "–"
 COLOURS = {"BUY": "tab:green", "SELL": "tab:red", "HOLD": "tab:grey"}
 
 
-def _percent(value: float | None, decimals: int = 1, sign: bool = False) -> str:
+def percent(value: float | None, decimals: int = 1, sign: bool = False) -> str:
+    """A fraction as a percentage ("61.2%"), or a dash for a missing value."""
     if value is None:
         return MISSING
     return f"{100 * value:{'+' if sign else ''}.{decimals}f}%"
 
 
-def _number(value: float | None, decimals: int) -> str:
+def number(value: float | None, decimals: int) -> str:
+    """A number to `decimals` places, or a dash for a missing value."""
     return MISSING if value is None else f"{value:.{decimals}f}"
 
 
-def _hit_rate(row: dict[str, Any]) -> str:
+def hit_rate(row: dict[str, Any]) -> str:
     """'61.2% (55.0–67.1%)': the hit rate and its Wilson interval."""
     if row["hit_rate"] is None:
         return MISSING
-    low, high = _percent(row["hit_low"]).rstrip("%"), _percent(row["hit_high"])
-    return f"{_percent(row['hit_rate'])} ({low}–{high})"
+    low, high = percent(row["hit_low"]).rstrip("%"), percent(row["hit_high"])
+    return f"{percent(row['hit_rate'])} ({low}–{high})"
 
 
 def _table(header: tuple[str, ...], rows: list[tuple[str, ...]]) -> str:
@@ -52,12 +54,12 @@ def scorecard_markdown(scorecard: pl.DataFrame) -> str:
             row["strength"],
             row["pattern"],
             str(row["matured"]),
-            _hit_rate(row),
-            _percent(row["base_rate"]),
-            _percent(row["excess_ret_window"], 2, sign=True),
-            _number(row["profit_factor"], 2),
-            _number(row["brier"], 3),
-            _number(row["rank_corr"], 2),
+            hit_rate(row),
+            percent(row["base_rate"]),
+            percent(row["excess_ret_window"], 2, sign=True),
+            number(row["profit_factor"], 2),
+            number(row["brier"], 3),
+            number(row["rank_corr"], 2),
             "yes" if row["ready"] else "no",
         )
         for row in overall.iter_rows(named=True)
@@ -74,9 +76,9 @@ def scorecard_markdown(scorecard: pl.DataFrame) -> str:
             row["signal"],
             str(row["signals"]),
             str(row["matured"]),
-            _hit_rate(row),
-            _percent(row["base_rate"]),
-            _percent(row["excess_ret_window"], 2, sign=True),
+            hit_rate(row),
+            percent(row["base_rate"]),
+            percent(row["excess_ret_window"], 2, sign=True),
         )
         for row in yearly.iter_rows(named=True)
     ]

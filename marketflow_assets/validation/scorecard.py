@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import polars as pl
 
+from marketflow_assets.validation.outcomes import HORIZONS as SESSION_HORIZONS
+from marketflow_assets.validation.outcomes import hit_for
 from marketflow_assets.validation.stats import (
     EMPTY_RELIABILITY,
     RELIABILITY,
@@ -25,7 +27,7 @@ from marketflow_assets.vpa.signals import SIGNALS, STRENGTHS
 ALL = "all"
 GROUP_COLUMNS = ("signal", "strength", "pattern", "period")
 # The return columns of the outcomes, by the suffix of their scorecard columns.
-HORIZONS = ("1", "5", "10", "21", "window")
+HORIZONS = (*(str(h) for h in SESSION_HORIZONS), "window")
 READY_MATURED = 30
 SCORECARD_COLUMNS = (
     *GROUP_COLUMNS,
@@ -70,18 +72,6 @@ def signed_return(ret: pl.Expr, signal: pl.Expr) -> pl.Expr:
         .then(-ret)
         .when(signal == "HOLD")
         .then(-ret.abs())
-    )
-
-
-def direction_hit(ret_window: pl.Expr, signal: pl.Expr, hold_band: float) -> pl.Expr:
-    """Whether a window return is a hit for the signal's direction (the outcomes' `hit`)."""
-    return (
-        pl.when(signal == "BUY")
-        .then(ret_window > 0)
-        .when(signal == "SELL")
-        .then(ret_window < 0)
-        .when(signal == "HOLD")
-        .then(ret_window.abs() < hold_band)
     )
 
 
@@ -201,12 +191,14 @@ def _base(matured: pl.LazyFrame, hold_band: float) -> pl.LazyFrame:
     """Per period and direction, over all matured rows whatever their signal: the share that
     would have been a hit for the direction and the mean signed return at each horizon."""
     directions = pl.LazyFrame({"signal": SIGNALS})
-    frame = _periods(matured.select("date", *(f"ret_{h}" for h in HORIZONS))).join(
+    frame = _periods(matured.select("date", "max_move", *(f"ret_{h}" for h in HORIZONS))).join(
         directions, how="cross"
     )
     signal = pl.col("signal")
     return frame.group_by("period", "signal").agg(
-        direction_hit(pl.col("ret_window"), signal, hold_band).mean().alias("base_rate"),
+        hit_for(signal, pl.col("ret_window"), pl.col("max_move"), hold_band)
+        .mean()
+        .alias("base_rate"),
         *(
             signed_return(pl.col(f"ret_{h}"), signal).mean().alias(f"_base_ret_{h}")
             for h in HORIZONS

@@ -233,6 +233,16 @@ def test_hit(kind: str, last_close: float, hit: bool) -> None:
     assert row["hit"] is hit
 
 
+@pytest.mark.parametrize(("excursion", "hit"), [(104.9, True), (105.0, False), (92.0, False)])
+def test_a_hold_must_stay_inside_the_band_all_window(excursion: float, hit: bool) -> None:
+    """A HOLD whose window ends flat is still a miss if a close on the way moved 5% or more."""
+    moved = (100.0, max(100.0, excursion), min(100.0, excursion), excursion)
+    row = outcome(bars_of("AAA", path({9: moved})), kind="HOLD", atr=None)
+    assert row["ret_window"] == pytest.approx(0.0)
+    assert row["max_move"] == pytest.approx(abs(excursion / 100 - 1))
+    assert row["hit"] is hit
+
+
 # --- triple barrier ----------------------------------------------------------------------------
 
 

@@ -32,6 +32,7 @@ OUTCOME_SCHEMA = {
     "ret_10": pl.Float64,
     "ret_21": pl.Float64,
     "ret_window": pl.Float64,
+    "max_move": pl.Float64,
     "mfe": pl.Float64,
     "mae": pl.Float64,
     "hit": pl.Boolean,
@@ -51,7 +52,8 @@ def outcome(
     barrier: str | None = "time",
 ) -> dict[str, object]:
     """One outcome row: every horizon returns `ret` but the first, which returns a tenth of it;
-    `hit` follows the spec's rule and is null without a return (not matured)."""
+    `hit` follows the spec's rule and is null without a return (not matured); the largest move
+    of a close is the window's own."""
     if ret is None:
         hit = None
     elif signal == "BUY":
@@ -73,6 +75,7 @@ def outcome(
         "ret_10": ret,
         "ret_21": ret,
         "ret_window": ret,
+        "max_move": None if ret is None else abs(ret),
         "mfe": None if ret is None else max(ret, 0.0) + 0.01,
         "mae": None if ret is None else min(ret, 0.0) - 0.01,
         "hit": hit,

@@ -21,8 +21,10 @@ from marketflow_assets.store.reads import (
     missing_sessions,
     read_bars,
     read_matured_outcomes,
+    read_of_rules,
     read_signals_to_score,
     read_window,
+    written_sessions,
 )
 from marketflow_assets.store.windows import replace_table, replace_windows
 from marketflow_assets.validation.calibration import calibrate, rule_flags
@@ -116,7 +118,9 @@ def signal_calibration(
     rules = load_rules()
     path = sessions_between(first_session(), end)
     with store.get_connection() as conn:
-        needed = matured_before(path, end, rules.outcomes.window_days)
+        # Sessions never analysed (before the data begins) have no signal to score.
+        analysed = written_sessions(conn, "vpa_signals")
+        needed = [d for d in matured_before(path, end, rules.outcomes.window_days) if d in analysed]
         missing = missing_sessions(conn, "signal_outcomes", needed)
         if missing:
             raise dg.Failure(
@@ -153,6 +157,8 @@ def signal_calibration(
     group_name="validation",
     deps=[signal_outcomes],
     kinds={"duckdb", "polars"},
+    # Rebuilt by the automation sensor once newly scored outcomes stop arriving.
+    automation_condition=dg.AutomationCondition.eager(),
 )
 def signal_scorecard(
     context: dg.AssetExecutionContext, store: StoreResource, reports: ReportsResource
@@ -161,14 +167,12 @@ def signal_scorecard(
     calibration per signal type, strength, pattern and year, over every matured outcome."""
     rules = load_rules()
     with store.get_connection() as conn:
-        outcomes = conn.sql(
-            "SELECT * FROM outcomes WHERE rules_hash = $hash", params={"hash": rules.hash}
-        ).pl()
-        signals = conn.sql(
-            "SELECT * FROM signals WHERE rules_hash = $hash", params={"hash": rules.hash}
-        ).pl()
+        outcomes, other_rules = read_of_rules(conn, "outcomes", rules.hash)
+        signals, _ = read_of_rules(conn, "signals", rules.hash)
         scorecard = build_scorecard(signals, outcomes, hold_band=rules.outcomes.hold_band)
         replace_table(conn, "scorecard", scorecard)
+    if other_rules:
+        context.log.warning(f"{other_rules} outcome(s) of other rules left out; re-score them")
     report = write_report(scorecard, Path(reports.reports_dir))
     context.log.info(f"scorecard of {outcomes.height} outcomes written to {report.markdown_path}")
     return dg.MaterializeResult(
@@ -178,6 +182,7 @@ def signal_scorecard(
             "report": dg.MetadataValue.path(str(report.markdown_path)),
             "plot_file": dg.MetadataValue.path(str(report.image_path)),
             "outcomes": outcomes.height,
+            "outcomes_of_other_rules_left_out": other_rules,
             "dagster/row_count": scorecard.height,
         }
     )

@@ -25,6 +25,7 @@ CREATE TABLE outcomes (
     ret_10 DOUBLE,
     ret_21 DOUBLE,
     ret_window DOUBLE,
+    max_move DOUBLE,
     mfe DOUBLE,
     mfe_date DATE,
     mfe_session INTEGER,
