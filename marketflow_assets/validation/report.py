@@ -152,7 +152,11 @@ def plot_scorecard(scorecard: pl.DataFrame, path: Path) -> Path:
         )
         hits.hlines(row["base_rate"], x - 0.35, x + 0.35, colors=colour, linestyles=":")
     hits.set_xticks(
-        range(len(shown)), [f"{signal}\n{strength}" for signal, strength in shown], fontsize=8
+        range(len(shown)),
+        [f"{signal} {strength}".lower() for signal, strength in shown],
+        fontsize=8,
+        rotation=45,
+        ha="right",
     )
     hits.set(
         ylim=(-0.02, 1.02), ylabel="Hit rate", title="Hit rate (95% interval) vs base rate (dotted)"
