@@ -9,6 +9,7 @@ from collections.abc import Sequence
 import polars as pl
 import pytest
 
+from marketflow_assets.validation.outcomes import OUTCOME_SCHEMA
 from marketflow_assets.validation.scorecard import (
     SCORECARD_COLUMNS,
     SCORECARD_SCHEMA,
@@ -19,25 +20,27 @@ from marketflow_assets.vpa.signals import SIGNAL, STRENGTH
 HOLD_BAND = 0.05
 D2010 = dt.date(2010, 3, 1)
 D2011 = dt.date(2011, 3, 1)
-OUTCOME_SCHEMA = {
-    "ticker": pl.String,
-    "date": pl.Date,
-    "signal": pl.String,
-    "strength": pl.String,
-    "confidence": pl.Float64,
-    "patterns": pl.List(pl.String),
-    "warmup": pl.Boolean,
-    "ret_1": pl.Float64,
-    "ret_5": pl.Float64,
-    "ret_10": pl.Float64,
-    "ret_21": pl.Float64,
-    "ret_window": pl.Float64,
-    "max_move": pl.Float64,
-    "mfe": pl.Float64,
-    "mae": pl.Float64,
-    "hit": pl.Boolean,
-    "barrier": pl.String,
-}
+# The columns of the outcomes table that the scorecard reads, with their stored types.
+OUTCOME_COLUMNS = (
+    "ticker",
+    "date",
+    "signal",
+    "strength",
+    "confidence",
+    "patterns",
+    "warmup",
+    "ret_1",
+    "ret_5",
+    "ret_10",
+    "ret_21",
+    "ret_window",
+    "max_move",
+    "mfe",
+    "mae",
+    "hit",
+    "barrier",
+)
+SCHEMA = {column: OUTCOME_SCHEMA[column] for column in OUTCOME_COLUMNS}
 
 
 def outcome(
@@ -86,7 +89,7 @@ def outcome(
 def frames(rows: list[dict[str, object]]) -> tuple[pl.DataFrame, pl.DataFrame]:
     """(signals, outcomes) of the rows; the signals' reason codes are the patterns and context
     words, as `vpa_signals` writes them (`warmup` alone on warm-up rows)."""
-    outcomes = pl.DataFrame(rows, schema=OUTCOME_SCHEMA)
+    outcomes = pl.DataFrame(rows, schema=SCHEMA)
     signals = outcomes.select(
         "ticker",
         "date",
