@@ -29,7 +29,18 @@ PATTERN_IDS = (
 )
 DIRECTIONS = ("bullish", "bearish", "against_bar")
 VOLUME_SENSES = {"high": 1.0, "low": -1.0}
-SECTIONS = ("version", "features", "patterns", "signals", "plan", "outcomes", "calibration")
+SECTIONS = (
+    "version",
+    "features",
+    "patterns",
+    "signals",
+    "plan",
+    "outcomes",
+    "calibration",
+    "training",
+    "exports",
+    "scorecard",
+)
 
 
 class RulesError(ValueError):
@@ -78,6 +89,29 @@ class CalibrationRules:
 
 
 @dataclass(frozen=True)
+class TrainingRules:
+    """Which snapshots become pairs: the share of quiet sessions kept."""
+
+    quiet_sample: float
+
+
+@dataclass(frozen=True)
+class ExportRules:
+    """How an export is split in time and how many near-duplicates it keeps."""
+
+    fractions: tuple[float, float, float]
+    purge_sessions: int
+    max_similar: int
+
+
+@dataclass(frozen=True)
+class ScorecardRules:
+    """When a scorecard row counts as ready."""
+
+    ready_min_matured: int
+
+
+@dataclass(frozen=True)
 class Rules:
     """The whole rule set: feature windows, pattern definitions, signal thresholds, the trade
     plan, and how signals are scored and calibrated."""
@@ -90,12 +124,20 @@ class Rules:
     plan: MappingProxyType[str, float]
     outcomes: OutcomeRules
     calibration: CalibrationRules
+    training: TrainingRules
+    exports: ExportRules
+    scorecard: ScorecardRules
     path: Path
 
     @property
     def max_confirm_bars(self) -> int:
         """The longest follow-through any pattern waits for."""
         return max(rule.confirm_bars for rule in self.patterns.values())
+
+    @property
+    def signal_history_sessions(self) -> int:
+        """Sessions of features a signal window reads before its first session."""
+        return self.max_confirm_bars + int(self.signals["confirmation_margin"])
 
 
 def load_rules(path: Path | str | None = None) -> Rules:
@@ -125,6 +167,11 @@ def load_rules(path: Path | str | None = None) -> Rules:
     for rule_id, weight in weights.items():
         if isinstance(weight, bool) or not isinstance(weight, int | float):
             raise RulesError(f"{path}: signals.weights.{rule_id} must be a number, not {weight!r}")
+    margin = raw["signals"].get("confirmation_margin")
+    if isinstance(margin, bool) or not isinstance(margin, int) or margin < 0:
+        raise RulesError(
+            f"{path}: signals.confirmation_margin must be a whole number >= 0, not {margin!r}"
+        )
     return Rules(
         version=str(raw["version"]),
         hash=digest,
@@ -134,6 +181,13 @@ def load_rules(path: Path | str | None = None) -> Rules:
         plan=MappingProxyType(_plan(raw["plan"], path)),
         outcomes=_outcomes(raw["outcomes"], path),
         calibration=_calibration(raw["calibration"], path),
+        training=_training(raw["training"], path),
+        exports=_exports(raw["exports"], path),
+        scorecard=ScorecardRules(
+            ready_min_matured=int(
+                _number(raw["scorecard"], f"{path}: scorecard", "ready_min_matured", integer=True)
+            )
+        ),
         path=path,
     )
 
@@ -176,6 +230,32 @@ def _calibration(raw: dict[str, Any], path: Path) -> CalibrationRules:
         max_step=float(step),
         failure_days=int(_number(raw, where, "failure_days", integer=True)),
         failure_flag=int(_number(raw, where, "failure_flag", integer=True)),
+    )
+
+
+def _training(raw: dict[str, Any], path: Path) -> TrainingRules:
+    share = raw.get("quiet_sample")
+    if isinstance(share, bool) or not isinstance(share, int | float) or not 0 <= share <= 1:
+        raise RulesError(f"{path}: training.quiet_sample must be a share in [0, 1], not {share!r}")
+    return TrainingRules(quiet_sample=float(share))
+
+
+def _exports(raw: dict[str, Any], path: Path) -> ExportRules:
+    where = f"{path}: exports"
+    fractions = raw.get("fractions")
+    if (
+        not isinstance(fractions, list)
+        or len(fractions) != 3
+        or not all(isinstance(f, int | float) and not isinstance(f, bool) for f in fractions)
+    ):
+        raise RulesError(f"{where}.fractions must be three numbers, not {fractions!r}")
+    purge = raw.get("purge_sessions")
+    if isinstance(purge, bool) or not isinstance(purge, int) or purge < 0:
+        raise RulesError(f"{where}.purge_sessions must be a whole number >= 0, not {purge!r}")
+    return ExportRules(
+        fractions=(float(fractions[0]), float(fractions[1]), float(fractions[2])),
+        purge_sessions=purge,
+        max_similar=int(_number(raw, where, "max_similar", integer=True)),
     )
 
 

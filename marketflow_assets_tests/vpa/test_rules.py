@@ -36,7 +36,7 @@ def test_packaged_rules_have_twelve_documented_patterns() -> None:
     rules = load_rules()
     assert isinstance(rules, Rules)
     assert rules.path == DEFAULT_RULES_PATH
-    assert rules.version == "1.2.0"
+    assert rules.version == "1.3.0"
     assert tuple(rules.patterns) == PATTERN_IDS
     assert len(rules.patterns) == 12
     for rule_id, rule in rules.patterns.items():
@@ -49,6 +49,12 @@ def test_packaged_rules_have_twelve_documented_patterns() -> None:
         assert rule.volume_sense in (1.0, -1.0)
         assert rule.confirm_bars >= 0
     assert set(rules.signals["weights"]) == set(PATTERN_IDS)
+    assert rules.signal_history_sessions == 13
+    assert rules.training.quiet_sample == 0.05
+    assert rules.exports.fractions == (0.8, 0.1, 0.1)
+    assert rules.exports.purge_sessions == 31
+    assert rules.exports.max_similar == 50
+    assert rules.scorecard.ready_min_matured == 30
 
 
 def test_packaged_directions_and_confirmation() -> None:
@@ -186,6 +192,33 @@ def drop(section: str, key: str | None = None) -> Callable[[dict[str, Any]], obj
             lambda raw: raw["signals"]["weights"].pop("shooting_star"),
             r"signals\.weights has no weight for shooting_star",
         ),
+        (
+            lambda raw: raw["signals"].update(confirmation_margin=-1),
+            r"signals\.confirmation_margin must be a whole number >= 0, not -1",
+        ),
+        (drop("training"), r"missing section 'training'"),
+        (
+            lambda raw: raw["training"].update(quiet_sample=1.5),
+            r"training\.quiet_sample must be a share in \[0, 1\], not 1\.5",
+        ),
+        (drop("exports"), r"missing section 'exports'"),
+        (
+            lambda raw: raw["exports"].update(fractions=[0.8, 0.2]),
+            r"exports\.fractions must be three numbers",
+        ),
+        (
+            lambda raw: raw["exports"].update(purge_sessions=-3),
+            r"exports\.purge_sessions must be a whole number >= 0, not -3",
+        ),
+        (
+            lambda raw: raw["exports"].pop("max_similar"),
+            r"exports\.max_similar must be a positive whole number, not None",
+        ),
+        (drop("scorecard"), r"missing section 'scorecard'"),
+        (
+            lambda raw: raw["scorecard"].update(ready_min_matured=0),
+            r"scorecard\.ready_min_matured must be a positive whole number, not 0",
+        ),
     ],
     ids=[
         "missing-pattern",
@@ -209,6 +242,15 @@ def drop(section: str, key: str | None = None) -> Callable[[dict[str, Any]], obj
         "empty-rationale",
         "non-numeric-parameter",
         "missing-weight",
+        "negative-confirmation-margin",
+        "missing-training",
+        "quiet-share-above-one",
+        "missing-exports",
+        "two-fractions",
+        "negative-purge",
+        "missing-max-similar",
+        "missing-scorecard",
+        "zero-ready-minimum",
     ],
 )
 def test_broken_rules_name_the_problem(
