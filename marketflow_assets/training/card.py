@@ -1,5 +1,6 @@
 """The dataset card of an export: README.md with Hugging Face front matter declaring the chat,
-instruction and metadata configurations, and a body on contents, splits, versions and limits."""
+instruction and metadata configurations (the files of the splits written, only), and a body on
+contents, splits, versions and limits."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from types import MappingProxyType
 import polars as pl
 import yaml
 
-from marketflow_assets.training.splits import SPLITS, SplitPlan, split_stats
+from marketflow_assets.training.splits import SplitPlan, split_stats
 
 # Each configuration's file per split, relative to the export folder.
 DATA_FILES = MappingProxyType(
@@ -29,13 +30,15 @@ _SIZES = ((1_000, "n<1K"), (10_000, "1K<n<10K"), (100_000, "10K<n<100K"), (1_000
 
 @dataclass(frozen=True)
 class CardFacts:
-    """What the card says beyond the exported rows: the selection, the split and what was cut."""
+    """What the card says beyond the exported rows: the selection, the split and what was cut;
+    `note` says why a one-split plan was chosen when it was not asked for."""
 
     name: str
     start: dt.date | None
     end: dt.date | None
     only_approved: bool
     plan: SplitPlan
+    note: str | None
     purged: int
     max_similar: int
     near_duplicates: Mapping[str, int]
@@ -47,13 +50,14 @@ def size_category(rows: int) -> str:
     return next((label for bound, label in _SIZES if rows < bound), "n>1M")
 
 
-def front_matter(name: str, rows: int) -> dict[str, object]:
-    """The YAML metadata: configurations and their files per split, licence, task, tags."""
+def front_matter(name: str, rows: int, splits: Sequence[str]) -> dict[str, object]:
+    """The YAML metadata: configurations and their files for each of `splits`, licence, task,
+    tags."""
     configs: list[dict[str, object]] = [
         {
             "config_name": config,
             **({"default": True} if config == "chat" else {}),
-            "data_files": [{"split": s, "path": pattern.format(split=s)} for s in SPLITS],
+            "data_files": [{"split": s, "path": pattern.format(split=s)} for s in splits],
         }
         for config, pattern in DATA_FILES.items()
     ]
@@ -78,14 +82,14 @@ def _cell(value: object) -> str:
     return f"{value:,}" if isinstance(value, int) and not isinstance(value, bool) else str(value)
 
 
-def _counts_by_split(rows: pl.DataFrame, column: str) -> list[str]:
-    """A table of pairs per value of `column` and split, with totals."""
+def _counts_by_split(rows: pl.DataFrame, column: str, splits: Sequence[str]) -> list[str]:
+    """A table of pairs per value of `column` and each of `splits`, with totals."""
     counts = (
         rows.group_by(column)
-        .agg(*((pl.col("split") == s).sum().alias(s) for s in SPLITS), pl.len().alias("total"))
+        .agg(*((pl.col("split") == s).sum().alias(s) for s in splits), pl.len().alias("total"))
         .sort(column)
     )
-    return _table((column, *SPLITS, "total"), counts.rows())
+    return _table((column, *splits, "total"), counts.rows())
 
 
 def _versions(rows: pl.DataFrame, software: Mapping[str, str]) -> list[str]:
@@ -107,7 +111,8 @@ def _versions(rows: pl.DataFrame, software: Mapping[str, str]) -> list[str]:
 
 
 def _splits(rows: pl.DataFrame, facts: CardFacts) -> list[str]:
-    """Split date ranges, sessions and rows, and the purge gap between them."""
+    """Split date ranges, sessions and rows, and the purge gap between them or why there is
+    one split only."""
     stats = split_stats(rows)
     body = [
         (
@@ -118,9 +123,26 @@ def _splits(rows: pl.DataFrame, facts: CardFacts) -> list[str]:
             str(stats[s][2]),
             stats[s][0],
         )
-        for s in SPLITS
+        for s in facts.plan.splits
     ]
     gap = facts.plan.purge_sessions
+    if len(facts.plan.splits) == 1:
+        why = facts.note or "the export was asked for as one split (split mode `none`)"
+        how = (
+            "Every selected pair left by the near-duplicate cap is in `train`; none is purged. "
+            "There is no validation or "
+            f"test split: {why}. Hold out pairs of your own before evaluating, in time order and "
+            "with a gap of at least one outcome window, or a signal's outcome leaks across."
+        )
+    else:
+        how = (
+            f"Splits are cut by as-of date across all tickers, in time order, from the "
+            f"{len(facts.plan.sessions):,} NYSE sessions between the first and last as-of date. "
+            f"{gap} sessions are purged between consecutive splits, so no as-of date of one "
+            f"split is within {gap} sessions of another and no signal's outcome window reaches "
+            f"into the next split; {facts.purged:,} pairs fell in purged sessions and are left "
+            "out."
+        )
     return [
         *_table(
             (
@@ -135,11 +157,7 @@ def _splits(rows: pl.DataFrame, facts: CardFacts) -> list[str]:
             body,
         ),
         "",
-        f"Splits are cut by as-of date across all tickers, in time order, from the "
-        f"{len(facts.plan.sessions):,} NYSE sessions between the first and last as-of date. "
-        f"{gap} sessions are purged between consecutive splits, so no as-of date of one split is "
-        f"within {gap} sessions of another and no signal's 30-day outcome window reaches into "
-        f"the next split; {facts.purged:,} pairs fell in purged sessions and are left out.",
+        how,
     ]
 
 
@@ -173,8 +191,13 @@ def _selection(facts: CardFacts) -> str:
 
 def dataset_card(rows: pl.DataFrame, facts: CardFacts) -> str:
     """README.md of an export of `rows` (the exported pairs with their split)."""
+    time_split = len(facts.plan.splits) > 1
+    fractions = "; the split fractions are of sessions, not of pairs" if time_split else ""
     header = yaml.safe_dump(
-        front_matter(facts.name, rows.height), sort_keys=False, allow_unicode=True, width=1000
+        front_matter(facts.name, rows.height, facts.plan.splits),
+        sort_keys=False,
+        allow_unicode=True,
+        width=1000,
     )
     body = [
         f"# marketflow VPA pairs: {facts.name}",
@@ -217,11 +240,11 @@ def dataset_card(rows: pl.DataFrame, facts: CardFacts) -> str:
         "",
         "## Contents",
         "",
-        *_counts_by_split(rows, "conversation_type"),
+        *_counts_by_split(rows, "conversation_type", facts.plan.splits),
         "",
-        *_counts_by_split(rows, "signal"),
+        *_counts_by_split(rows, "signal", facts.plan.splits),
         "",
-        *_counts_by_split(rows, "review_status"),
+        *_counts_by_split(rows, "review_status", facts.plan.splits),
         "",
         "## Near-duplicates",
         "",
@@ -234,7 +257,7 @@ def dataset_card(rows: pl.DataFrame, facts: CardFacts) -> str:
         "- `confidence` is the rules' raw confidence, not calibrated against matured outcomes; "
         "the signals' track record is in the validation scorecard, not here.",
         "- The ticker universe is a sample chosen today (survivorship bias) and covers the "
-        "market regimes of its dates only; the split fractions are of sessions, not of pairs.",
+        f"market regimes of its dates only{fractions}.",
         "- Pending pairs (when included) have not been read by a person.",
         "- The signals are rule outputs for research, not investment advice.",
         "",

@@ -1,5 +1,6 @@
 """Export reviewed pairs as a fine-tuning dataset: chat and instruction JSONL, Parquet with every
-column, a Hugging Face dataset card and a manifest, split in time with purge gaps.
+column, a Hugging Face dataset card and a manifest, split in time with purge gaps, or kept whole
+as one train split when the set is too small to split in time (or when asked).
 
 Everything written is a function of the pairs and the arguments (no timestamps, rows in a fixed
 order), so exporting the same pairs twice gives the same bytes. The export is written to a
@@ -25,13 +26,14 @@ import polars as pl
 from marketflow_assets.training.card import DATA_FILES, CardFacts, dataset_card
 from marketflow_assets.training.pairs import PAIR_COLUMNS
 from marketflow_assets.training.splits import (
-    DEFAULT_FRACTIONS,
-    DEFAULT_PURGE_SESSIONS,
-    SPLITS,
+    SplitPlan,
     assign_splits,
+    one_split,
     plan_splits,
+    sessions_needed,
     split_stats,
 )
+from marketflow_assets.vpa.rules import ExportRules
 
 REVIEW_COLUMNS = ("review_status", "review_reason", "edited_response", "reviewer", "reviewed_at")
 REVIEW_STATUSES = ("pending", "approved", "rejected", "edited")
@@ -48,9 +50,9 @@ EXPORT_COLUMNS = (
     "split",
 )
 SORT_COLUMNS = ("as_of", "ticker", "conversation_type", "pair_id")
-# Templated responses differ mostly in their numbers; this many of one wording per conversation
-# type keep its phrasing represented without letting it dominate the set.
-DEFAULT_MAX_SIMILAR = 50
+# `time`: train/validation/test by as-of date with purge gaps; `none`: every pair in `train`;
+# `auto`: `time` when the as-of dates span enough sessions, otherwise `none`.
+SPLIT_MODES = ("auto", "time", "none")
 MANIFEST = "manifest.json"
 CARD = "README.md"
 _NAME = re.compile(r"[A-Za-z0-9._-]{1,200}")
@@ -77,6 +79,8 @@ class ExportSummary:
     """What an export wrote, where, and what it left out."""
 
     path: Path
+    split: str
+    note: str | None
     rows: Mapping[str, int]
     date_ranges: Mapping[str, tuple[dt.date, dt.date]]
     pairs_in: int
@@ -190,10 +194,36 @@ def instruction_records(rows: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def _write_splits(rows: pl.DataFrame, folder: Path) -> dict[str, int]:
-    """Write every data file of every split; returns rows per relative path."""
+def _choose_plan(
+    selected: pl.DataFrame, rules: ExportRules, split: str
+) -> tuple[SplitPlan, str, str | None]:
+    """The split plan of the `selected` pairs in mode `split`, the mode it follows (`time` or
+    `none`) and, when `auto` fell back to one split, why; a `time` split of too few sessions is
+    refused."""
+    first, last = selected["as_of"].min(), selected["as_of"].max()
+    whole = one_split(first, last)
+    if split == "none":
+        return whole, "none", None
+    needed = sessions_needed(rules.purge_sessions, rules.fractions)
+    if len(whole.sessions) >= needed:
+        plan = plan_splits(
+            first, last, purge_sessions=rules.purge_sessions, fractions=rules.fractions
+        )
+        return plan, "time", None
+    reason = (
+        f"{selected.height:,} pairs from {first} to {last} span {len(whole.sessions):,} "
+        f"session(s), too few for a time split ({needed:,} sessions needed with "
+        f"{rules.purge_sessions} purged between splits)"
+    )
+    if split == "time":
+        raise ExportError(f"{reason}; --split none writes them as one train split")
+    return whole, "none", f"{reason}; exported as one train split"
+
+
+def _write_splits(rows: pl.DataFrame, folder: Path, splits: Sequence[str]) -> dict[str, int]:
+    """Write every data file of each of `splits`; returns rows per relative path."""
     written = {}
-    for split in SPLITS:
+    for split in splits:
         part = rows.filter(pl.col("split") == split)
         for config, frame in (
             ("chat", chat_records(part)),
@@ -258,13 +288,16 @@ def export_dataset(
     start: dt.date | None = None,
     end: dt.date | None = None,
     only_approved: bool,
-    purge_sessions: int = DEFAULT_PURGE_SESSIONS,
-    fractions: Sequence[float] = DEFAULT_FRACTIONS,
-    max_similar: int = DEFAULT_MAX_SIMILAR,
+    rules: ExportRules,
+    split: str = "auto",
+    max_similar: int | None = None,
     versions: Mapping[str, str] = SOFTWARE_VERSIONS,
 ) -> ExportSummary:
     """Export the reviewed `pairs` to `directory/<name>/`, replacing a previous export of that
-    name whole: split by as-of date with purge gaps, near-duplicates capped."""
+    name whole: split as `split` says (see SPLIT_MODES) with the rules' fractions and purge gap,
+    at most `max_similar` (the rules' by default) near-duplicates kept."""
+    if split not in SPLIT_MODES:
+        raise ExportError(f"split mode {split!r} unknown; use one of {', '.join(SPLIT_MODES)}")
     target = Path(directory) / check_export_name(name)
     if target.exists() and not (target.is_dir() and _is_export(target)):
         raise ExportError(f"{target} exists and is not an export (no {MANIFEST}); not replacing it")
@@ -276,24 +309,20 @@ def export_dataset(
             f"{end or 'the last'}"
         )
     _check_exportable(selected)
-    plan = plan_splits(
-        selected["as_of"].min(),
-        selected["as_of"].max(),
-        purge_sessions=purge_sessions,
-        fractions=fractions,
-    )
+    plan, mode, note = _choose_plan(selected, rules, split)
+    max_similar = rules.max_similar if max_similar is None else max_similar
     assigned = assign_splits(selected, plan)
     purged = assigned["split"].null_count()
     capped, near_duplicates = cap_near_duplicates(assigned.drop_nulls("split"), max_similar)
     rows = capped.sort(SORT_COLUMNS).rechunk()
     stats = split_stats(rows)
-    for split in SPLITS:
-        if split not in stats:
-            first, last = plan.first_last(split)
-            raise ExportError(
-                f"no pairs left in the {split} split ({first}..{last}); widen the range or "
-                "review more pairs"
-            )
+    empty = [s for s in plan.splits if s not in stats]
+    if empty:
+        first, last = plan.first_last(empty[0])
+        raise ExportError(
+            f"no pairs left in the {empty[0]} split ({first}..{last}); widen the range, review "
+            "more pairs, or --split none writes every pair as one train split"
+        )
     card = dataset_card(
         rows,
         CardFacts(
@@ -302,6 +331,7 @@ def export_dataset(
             end=end,
             only_approved=only_approved,
             plan=plan,
+            note=note,
             purged=purged,
             max_similar=max_similar,
             near_duplicates=near_duplicates,
@@ -313,7 +343,10 @@ def export_dataset(
     staging = target.parent / f".{name}.{uuid.uuid4().hex}.partial"
     staging.mkdir()
     try:
-        rows_by_file: dict[str, int | None] = {**_write_splits(rows, staging), CARD: None}
+        rows_by_file: dict[str, int | None] = {
+            **_write_splits(rows, staging, plan.splits),
+            CARD: None,
+        }
         (staging / CARD).write_text(card, encoding="utf-8")
         manifest_sha256 = _write_manifest(
             staging,
@@ -321,8 +354,11 @@ def export_dataset(
             {
                 "name": name,
                 "pairs_in": selected.height,
+                "split_mode": mode,
+                "splits": list(plan.splits),
+                "split_note": note,
                 "purged": purged,
-                "purge_sessions": purge_sessions,
+                "purge_sessions": plan.purge_sessions,
                 "near_duplicates_dropped_by_type": near_duplicates,
                 "max_similar": max_similar,
                 "versions": dict(versions),
@@ -334,8 +370,10 @@ def export_dataset(
         raise
     return ExportSummary(
         path=target,
-        rows={s: stats[s][0] for s in SPLITS},
-        date_ranges={s: stats[s][1:] for s in SPLITS},
+        split=mode,
+        note=note,
+        rows={s: stats[s][0] for s in plan.splits},
+        date_ranges={s: stats[s][1:] for s in plan.splits},
         pairs_in=selected.height,
         purged=purged,
         near_duplicates_dropped=sum(near_duplicates.values()),

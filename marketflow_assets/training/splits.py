@@ -1,9 +1,10 @@
 """Time-ordered train/validation/test splits of NYSE sessions, with purged sessions between them.
 
-A signal's outcome is scored over the 30 days after its as-of date, so a pair whose as-of date
-lies within that window of a pair in another split would leak the other split's outcome. The
-splits are cut from the calendar's sessions (not only those holding pairs), in time order, and
-`purge_sessions` sessions are dropped between consecutive splits.
+A signal's outcome is scored over the outcome window after its as-of date, so a pair whose as-of
+date lies within that window of a pair in another split would leak the other split's outcome.
+The splits are cut from the calendar's sessions (not only those holding pairs), in time order,
+and `purge_sessions` (from rules.yaml) sessions are dropped between consecutive splits. A set too
+small for that can instead be kept whole as one `train` split.
 """
 
 from __future__ import annotations
@@ -18,10 +19,6 @@ import polars as pl
 from marketflow_assets.calendar import sessions_between
 
 SPLITS = ("train", "validation", "test")
-DEFAULT_FRACTIONS = (0.8, 0.1, 0.1)
-# The outcome window is 30 days; one more session keeps every as-of date of a split more than
-# 31 sessions away from any of another split.
-DEFAULT_PURGE_SESSIONS = 31
 
 
 @dataclass(frozen=True)
@@ -40,6 +37,11 @@ class SplitPlan:
     sessions: tuple[dt.date, ...]
     ranges: tuple[SessionRange, ...]
     purge_sessions: int
+
+    @property
+    def splits(self) -> tuple[str, ...]:
+        """The splits of the plan, in time order."""
+        return tuple(r.split for r in self.ranges)
 
     def first_last(self, split: str) -> tuple[dt.date, dt.date]:
         """The first and last session of `split`."""
@@ -95,8 +97,8 @@ def plan_splits(
     first: dt.date,
     last: dt.date,
     *,
-    purge_sessions: int = DEFAULT_PURGE_SESSIONS,
-    fractions: Sequence[float] = DEFAULT_FRACTIONS,
+    purge_sessions: int,
+    fractions: Sequence[float],
 ) -> SplitPlan:
     """Cut the sessions from `first` to `last` into train, validation and test by `fractions`,
     in time order, with `purge_sessions` sessions left out between consecutive splits."""
@@ -116,6 +118,15 @@ def plan_splits(
         ranges.append(SessionRange(split, start, start + size))
         start += size + purge_sessions
     return SplitPlan(sessions=sessions, ranges=tuple(ranges), purge_sessions=purge_sessions)
+
+
+def one_split(first: dt.date, last: dt.date) -> SplitPlan:
+    """Every session from `first` to `last` in the one split `train`, none purged: for a set too
+    small to cut in time, or one asked for whole."""
+    sessions = tuple(sessions_between(first, last))
+    return SplitPlan(
+        sessions=sessions, ranges=(SessionRange(SPLITS[0], 0, len(sessions)),), purge_sessions=0
+    )
 
 
 def assign_splits(pairs: pl.DataFrame, plan: SplitPlan) -> pl.DataFrame:

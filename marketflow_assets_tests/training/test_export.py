@@ -15,11 +15,19 @@ import pytest
 import yaml
 
 from marketflow_assets.calendar import sessions_between
-from marketflow_assets.training.export import export_dataset, similarity_key
-from marketflow_assets.training.splits import SPLITS
+from marketflow_assets.training.export import (
+    ExportError,
+    ExportSummary,
+    export_dataset,
+    similarity_key,
+)
+from marketflow_assets.training.splits import SPLITS, plan_splits, sessions_needed
 from marketflow_assets.training.templates import CONVERSATION_TYPES
+from marketflow_assets.vpa.rules import load_rules
 
 START, END = dt.date(2022, 1, 3), dt.date(2023, 12, 29)
+EXPORTS = load_rules().exports
+NEEDED = sessions_needed(EXPORTS.purge_sessions, EXPORTS.fractions)
 STATUSES = ("pending", "approved", "rejected", "edited")
 TICKERS = ("AAPL", "MSFT", "BRK.B", "A")
 
@@ -80,6 +88,11 @@ def make_pairs(
     return pl.DataFrame(rows)
 
 
+def export(pairs: pl.DataFrame, directory: Path, **kwargs: Any) -> ExportSummary:
+    """export_dataset with the export settings of rules.yaml."""
+    return export_dataset(pairs, directory, rules=EXPORTS, **kwargs)
+
+
 def files_of(folder: Path) -> dict[str, bytes]:
     """Every file under `folder` by relative path."""
     return {
@@ -95,8 +108,8 @@ def jsonl(path: Path) -> list[dict[str, Any]]:
 
 
 def exported(path: Path) -> pl.DataFrame:
-    """The metadata Parquet of every split of an export."""
-    return pl.concat(pl.read_parquet(path / "parquet" / f"{s}.parquet") for s in SPLITS)
+    """The metadata Parquet of every split an export wrote."""
+    return pl.concat(pl.read_parquet(p) for p in sorted((path / "parquet").glob("*.parquet")))
 
 
 @pytest.fixture
@@ -119,7 +132,7 @@ def test_export_loads_as_a_dataset_dict_in_each_configuration(
 ) -> None:
     import datasets
 
-    summary = export_dataset(make_pairs(800), tmp_path / "exports", name="v1", only_approved=False)
+    summary = export(make_pairs(800), tmp_path / "exports", name="v1", only_approved=False)
     assert summary.path == tmp_path / "exports" / "v1"
     assert all(summary.rows[s] > 0 for s in SPLITS)
     loaded = {
@@ -149,13 +162,13 @@ def test_export_loads_as_a_dataset_dict_in_each_configuration(
 def test_the_metadata_configuration_loads_by_name(
     tmp_path: Path, load_dataset: Callable[..., Any]
 ) -> None:
-    summary = export_dataset(make_pairs(400), tmp_path, name="v1", only_approved=False)
+    summary = export(make_pairs(400), tmp_path, name="v1", only_approved=False)
     metadata = load_dataset(str(summary.path), name="metadata")
     assert {s: metadata[s].num_rows for s in SPLITS} == dict(summary.rows)
 
 
 def test_every_chat_line_is_an_openai_fine_tuning_record(tmp_path: Path) -> None:
-    summary = export_dataset(make_pairs(400), tmp_path, name="chat", only_approved=False)
+    summary = export(make_pairs(400), tmp_path, name="chat", only_approved=False)
     for split in SPLITS:
         records = jsonl(summary.path / "chat" / f"{split}.jsonl")
         assert len(records) == summary.rows[split]
@@ -168,9 +181,9 @@ def test_every_chat_line_is_an_openai_fine_tuning_record(tmp_path: Path) -> None
                 assert message["content"].strip()
 
 
-def test_no_as_of_date_is_within_31_sessions_of_another_split(tmp_path: Path) -> None:
+def test_no_as_of_date_is_within_the_purged_sessions_of_another_split(tmp_path: Path) -> None:
     pairs = make_pairs(1500, statuses=("approved",))
-    summary = export_dataset(pairs, tmp_path, name="gap", only_approved=True)
+    summary = export(pairs, tmp_path, name="gap", only_approved=True)
     rows = exported(summary.path)
     sessions = sessions_between(rows["as_of"].min(), rows["as_of"].max())
     index = {day: i for i, day in enumerate(sessions)}
@@ -178,7 +191,7 @@ def test_no_as_of_date_is_within_31_sessions_of_another_split(tmp_path: Path) ->
         s: [index[d] for d in rows.filter(pl.col("split") == s)["as_of"].to_list()] for s in SPLITS
     }
     for before, after in itertools.pairwise(SPLITS):
-        assert min(positions[after]) - max(positions[before]) >= 32
+        assert min(positions[after]) - max(positions[before]) > EXPORTS.purge_sessions
     assert summary.pairs_in == pairs.height
     assert summary.purged > 0
     assert sum(summary.rows.values()) + summary.purged + summary.near_duplicates_dropped == (
@@ -191,9 +204,9 @@ def test_no_as_of_date_is_within_31_sessions_of_another_split(tmp_path: Path) ->
 
 def test_same_pairs_give_the_same_bytes_and_the_manifest_matches(tmp_path: Path) -> None:
     pairs = make_pairs(600)
-    first = export_dataset(pairs, tmp_path / "one", name="same", only_approved=False)
+    first = export(pairs, tmp_path / "one", name="same", only_approved=False)
     shuffled = pl.concat(list(pairs.sample(fraction=1.0, seed=7).iter_slices(97)), rechunk=False)
-    second = export_dataset(shuffled, tmp_path / "two", name="same", only_approved=False)
+    second = export(shuffled, tmp_path / "two", name="same", only_approved=False)
     assert files_of(first.path) == files_of(second.path)
     assert dataclasses.replace(second, path=first.path) == first
 
@@ -224,7 +237,7 @@ def test_only_approved_keeps_approved_and_edited_with_the_edited_response(
         .then(pl.lit("Approved after edit."))
         .otherwise("edited_response"),
     )
-    summary = export_dataset(pairs, tmp_path, name="approved", only_approved=True)
+    summary = export(pairs, tmp_path, name="approved", only_approved=True)
     rows = exported(summary.path)
     assert set(rows["review_status"]) == {"approved", "edited"}
     assert summary.pairs_in == pairs["review_status"].is_in(["approved", "edited"]).sum()
@@ -248,12 +261,12 @@ def test_only_approved_keeps_approved_and_edited_with_the_edited_response(
 def test_rejected_pairs_are_never_exported_and_pending_only_when_asked(tmp_path: Path) -> None:
     pairs = make_pairs(800)
     rejected = set(pairs.filter(pl.col("review_status") == "rejected")["pair_id"])
-    summary = export_dataset(pairs, tmp_path, name="all", only_approved=False)
+    summary = export(pairs, tmp_path, name="all", only_approved=False)
     rows = exported(summary.path)
     assert set(rows["review_status"]) == {"pending", "approved", "edited"}
     assert not rejected & set(rows["pair_id"])
     with pytest.raises(ValueError, match="no approved or edited pairs"):
-        export_dataset(
+        export(
             pairs.filter(pl.col("review_status").is_in(["pending", "rejected"])),
             tmp_path,
             name="none",
@@ -263,7 +276,7 @@ def test_rejected_pairs_are_never_exported_and_pending_only_when_asked(tmp_path:
 
 def test_start_and_end_bound_the_as_of_dates(tmp_path: Path) -> None:
     start, end = dt.date(2022, 3, 1), dt.date(2023, 9, 29)
-    summary = export_dataset(
+    summary = export(
         make_pairs(800), tmp_path, name="window", start=start, end=end, only_approved=False
     )
     rows = exported(summary.path)
@@ -306,7 +319,7 @@ def test_near_duplicates_are_capped_per_conversation_type_and_counted_in_the_car
     assert len(groups) == 2
     assert all(len(ids) > 3 for ids in groups.values())
 
-    summary = export_dataset(pairs, tmp_path, name="dups", only_approved=True, max_similar=3)
+    summary = export(pairs, tmp_path, name="dups", only_approved=True, max_similar=3)
     rows = exported(summary.path)
     exported_ids = set(rows["pair_id"])
     for ids in groups.values():
@@ -322,7 +335,7 @@ def test_near_duplicates_are_capped_per_conversation_type_and_counted_in_the_car
 
 
 def test_card_declares_the_three_configurations_with_their_files(tmp_path: Path) -> None:
-    summary = export_dataset(make_pairs(400), tmp_path, name="card", only_approved=False)
+    summary = export(make_pairs(400), tmp_path, name="card", only_approved=False)
     text = (summary.path / "README.md").read_text()
     _, header, body = text.split("---\n", 2)
     front = yaml.safe_load(header)
@@ -336,7 +349,8 @@ def test_card_declares_the_three_configurations_with_their_files(tmp_path: Path)
     for split in SPLITS:
         first, last = summary.date_ranges[split]
         assert f"| {first} | {last} | {summary.rows[split]:,} |" in body
-    assert "31 sessions are purged" in body
+    assert f"{EXPORTS.purge_sessions} sessions are purged" in body
+    assert "no validation or test split" not in body
     assert "rules hash" in body
     assert "not calibrated" in body
 
@@ -344,21 +358,168 @@ def test_card_declares_the_three_configurations_with_their_files(tmp_path: Path)
 @pytest.mark.parametrize("name", ["../x", "a/b", "", "..", ".hidden", "a b", "a\\b", "x/../y"])
 def test_unsafe_export_names_are_refused(tmp_path: Path, name: str) -> None:
     with pytest.raises(ValueError, match="export name"):
-        export_dataset(make_pairs(400), tmp_path, name=name, only_approved=False)
+        export(make_pairs(400), tmp_path, name=name, only_approved=False)
     assert not any(tmp_path.iterdir())
 
 
-def test_too_short_a_range_says_how_many_sessions_are_needed(tmp_path: Path) -> None:
-    pairs = make_pairs(200, START, dt.date(2022, 3, 31))
-    with pytest.raises(ValueError, match=r"holds 62 session\(s\).*need at least 70 sessions"):
-        export_dataset(pairs, tmp_path, name="short", only_approved=False)
+def test_a_time_split_of_too_few_sessions_says_how_many_and_offers_split_none(
+    tmp_path: Path,
+) -> None:
+    last = sessions_between(START, END)[NEEDED - 2]
+    pairs = make_pairs(200, START, last, statuses=("approved",))
+    with pytest.raises(
+        ExportError,
+        match=rf"^200 pairs from {START} to {last} span {NEEDED - 1} session\(s\), too few for a "
+        rf"time split \({NEEDED} sessions needed with {EXPORTS.purge_sessions} purged between "
+        r"splits\); --split none writes them as one train split$",
+    ):
+        export(pairs, tmp_path, name="short", only_approved=False, split="time")
+    assert not any(tmp_path.iterdir())
+
+
+def test_auto_exports_too_few_sessions_as_one_train_split_that_loads(
+    tmp_path: Path, load_dataset: Callable[..., Any]
+) -> None:
+    import datasets
+
+    # Three sessions, a quarter of the pairs approved and another quarter edited.
+    pairs = make_pairs(24, START, dt.date(2022, 1, 5))
+    summary = export(pairs, tmp_path, name="few", only_approved=True)
+    assert summary.split == "none"
+    assert summary.note == (
+        f"12 pairs from 2022-01-03 to 2022-01-05 span 3 session(s), too few for a time split "
+        f"({NEEDED} sessions needed with {EXPORTS.purge_sessions} purged between splits); "
+        "exported as one train split"
+    )
+    assert dict(summary.rows) == {"train": 12}
+    assert dict(summary.date_ranges) == {"train": (START, dt.date(2022, 1, 5))}
+    assert summary.purged == summary.near_duplicates_dropped == 0
+    assert (
+        set(files_of(summary.path))
+        == set(summary.files)
+        == {
+            "README.md",
+            "chat/train.jsonl",
+            "instruction/train.jsonl",
+            "manifest.json",
+            "parquet/train.parquet",
+        }
+    )
+    assert set(exported(summary.path)["split"]) == {"train"}
+    loaded = {
+        name: load_dataset(str(summary.path), name=name) for name in (None, "chat", "instruction")
+    }
+    loaded["metadata"] = load_dataset("parquet", data_dir=str(summary.path / "parquet"))
+    for dataset in loaded.values():
+        assert isinstance(dataset, datasets.DatasetDict)
+        assert {s: dataset[s].num_rows for s in dataset} == {"train": 12}
+    assert loaded[None]["train"][0]["messages"][2]["role"] == "assistant"
+
+
+def test_a_one_split_card_and_manifest_say_there_is_no_validation_or_test_split(
+    tmp_path: Path,
+) -> None:
+    summary = export(
+        make_pairs(24, START, dt.date(2022, 1, 5)), tmp_path, name="few", only_approved=True
+    )
+    _, header, body = (summary.path / "README.md").read_text().split("---\n", 2)
+    for config in yaml.safe_load(header)["configs"]:
+        assert [f["split"] for f in config["data_files"]] == ["train"]
+        assert all((summary.path / f["path"]).is_file() for f in config["data_files"])
+    assert f"There is no validation or test split: {summary.note}." in body
+    assert "sessions are purged" not in body
+    assert "| conversation_type | train | total |" in body
+    assert "| train | 2022-01-03 | 2022-01-05 | 3 | 2022-01-03 | 2022-01-05 | 12 |" in body
+    manifest = json.loads((summary.path / "manifest.json").read_text())
+    assert manifest["split_mode"] == "none"
+    assert manifest["splits"] == ["train"]
+    assert manifest["split_note"] == summary.note
+    assert manifest["purge_sessions"] == manifest["purged"] == 0
+    assert [f["path"] for f in manifest["files"]] == [
+        "README.md",
+        "chat/train.jsonl",
+        "instruction/train.jsonl",
+        "parquet/train.parquet",
+    ]
+
+    asked = export(make_pairs(800), tmp_path, name="whole", only_approved=False, split="none")
+    body = (asked.path / "README.md").read_text()
+    assert asked.note is None
+    assert "There is no validation or test split: the export was asked for as one split" in body
+    assert json.loads((asked.path / "manifest.json").read_text())["split_note"] is None
+
+
+def test_split_none_exports_every_selected_pair_left_by_the_near_duplicate_cap(
+    tmp_path: Path,
+) -> None:
+    # No edited pairs: their edited response would tell them apart.
+    pairs = make_pairs(800, statuses=("pending", "approved", "rejected"))
+    # Near-duplicates in one conversation type across the whole range: the first 3 stay.
+    templated = pl.col("conversation_type") == "vpa_analysis"
+    same = pl.format("{} closed at {} on {}.", "ticker", "confidence", "as_of")
+    pairs = pairs.with_columns(response=pl.when(templated).then(same).otherwise("response"))
+    selected = pairs.filter(pl.col("review_status") != "rejected")
+    duplicates = selected.filter(templated)["pair_id"].sort().to_list()
+    assert len(duplicates) > 3
+
+    whole = export(pairs, tmp_path, name="whole", only_approved=False, split="none", max_similar=3)
+    rows = exported(whole.path)
+    assert set(rows["pair_id"]) == set(selected["pair_id"]) - set(duplicates[3:])
+    assert whole.split == "none"
+    assert dict(whole.rows) == {"train": selected.height - len(duplicates) + 3}
+    assert whole.purged == 0
+    assert whole.near_duplicates_dropped == len(duplicates) - 3
+    assert dict(whole.date_ranges) == {"train": (rows["as_of"].min(), rows["as_of"].max())}
+
+    timed = export(pairs, tmp_path, name="timed", only_approved=False, max_similar=3)
+    assert timed.split == "time"
+    assert timed.purged > 0
+    assert sum(timed.rows.values()) < whole.rows["train"]
+
+
+def test_auto_with_enough_sessions_is_byte_identical_to_a_time_split(tmp_path: Path) -> None:
+    pairs = make_pairs(400)
+    auto = export(pairs, tmp_path / "auto", name="same", only_approved=False)
+    timed = export(pairs, tmp_path / "time", name="same", only_approved=False, split="time")
+    assert files_of(auto.path) == files_of(timed.path)
+    assert dataclasses.replace(auto, path=timed.path) == timed
+    assert auto.split == "time"
+    assert auto.note is None
+    assert list(auto.rows) == list(SPLITS)
+    manifest = json.loads((auto.path / "manifest.json").read_text())
+    assert manifest["split_mode"] == "time"
+    assert manifest["splits"] == list(SPLITS)
+
+
+@pytest.mark.parametrize("split", ["auto", "time"])
+def test_a_split_left_empty_is_refused_offering_split_none(tmp_path: Path, split: str) -> None:
+    pairs = make_pairs(800)
+    plan = plan_splits(
+        pairs["as_of"].min(),
+        pairs["as_of"].max(),
+        purge_sessions=EXPORTS.purge_sessions,
+        fractions=EXPORTS.fractions,
+    )
+    first, last = plan.first_last("validation")
+    pairs = pairs.filter(~pl.col("as_of").is_between(first, last))
+    with pytest.raises(
+        ExportError,
+        match=rf"^no pairs left in the validation split \({first}\.\.{last}\); .*--split none",
+    ):
+        export(pairs, tmp_path, name="gap", only_approved=False, split=split)
+    assert not any(tmp_path.iterdir())
+
+
+def test_an_unknown_split_mode_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(ExportError, match="split mode 'random' unknown; use one of auto, time"):
+        export(make_pairs(400), tmp_path, name="v1", only_approved=False, split="random")
 
 
 def test_a_rewrite_replaces_every_file_of_the_previous_export(tmp_path: Path) -> None:
-    first = export_dataset(make_pairs(800), tmp_path, name="v1", only_approved=False)
+    first = export(make_pairs(800), tmp_path, name="v1", only_approved=False)
     (first.path / "stale.txt").write_text("from before")
     (first.path / "chat" / "old.jsonl").write_text("{}\n")
-    second = export_dataset(make_pairs(400), tmp_path, name="v1", only_approved=True)
+    second = export(make_pairs(400), tmp_path, name="v1", only_approved=True)
     assert set(files_of(second.path)) == set(second.files)
     assert [p.name for p in tmp_path.iterdir()] == ["v1"]
 
@@ -367,12 +528,12 @@ def test_a_folder_that_is_not_an_export_is_not_replaced(tmp_path: Path) -> None:
     (tmp_path / "notes").mkdir()
     (tmp_path / "notes" / "keep.txt").write_text("mine")
     with pytest.raises(ValueError, match="not an export"):
-        export_dataset(make_pairs(400), tmp_path, name="notes", only_approved=False)
+        export(make_pairs(400), tmp_path, name="notes", only_approved=False)
     assert (tmp_path / "notes" / "keep.txt").read_text() == "mine"
 
 
 def test_a_failure_mid_export_leaves_the_old_export_intact(tmp_path: Path) -> None:
-    old = export_dataset(make_pairs(400), tmp_path, name="v1", only_approved=False)
+    old = export(make_pairs(400), tmp_path, name="v1", only_approved=False)
     before = files_of(old.path)
     # A file-size limit makes the next export's first big write fail as a full disk would.
     soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
@@ -380,7 +541,7 @@ def test_a_failure_mid_export_leaves_the_old_export_intact(tmp_path: Path) -> No
     resource.setrlimit(resource.RLIMIT_FSIZE, (64 * 1024, hard))
     try:
         with pytest.raises(OSError, match="File too large"):
-            export_dataset(make_pairs(4000), tmp_path, name="v1", only_approved=False)
+            export(make_pairs(4000), tmp_path, name="v1", only_approved=False)
     finally:
         resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
         signal.signal(signal.SIGXFSZ, handler)
