@@ -24,13 +24,15 @@ from validation import bench_validation
 from vpa import bench_vpa
 
 from marketflow_assets.calendar import sessions_between
-from marketflow_assets.definitions import build_definitions
-from marketflow_assets.runner import run_pipeline, run_stage, staged_backfill
+from marketflow_assets.definitions import build_definitions, definitions_for
+from marketflow_assets.defs.area import AreaContext
+from marketflow_assets.runs.launch import run_stage
+from marketflow_assets.runs.plan import selection_stage, staged_backfill
 from marketflow_assets.settings import PROJECT_ROOT, Settings
 from marketflow_assets.sources import sample
 from marketflow_assets.sources.quality import sort_bars
 from marketflow_assets.store.connection import open_store
-from marketflow_assets.store.windows import replace_windows
+from marketflow_assets.store.writes import replace_windows
 
 T = TypeVar("T")
 RESULTS = Path(__file__).with_name("results.json")
@@ -63,7 +65,7 @@ def bench_ingest(workdir: Path) -> dict[str, object]:
     instance = dg.DagsterInstance.from_config(str(home))
     defs = build_definitions(settings)
     first, last = sessions[0].isoformat(), sessions[-1].isoformat()
-    run, run_s = timed(run_pipeline, defs, first, last, instance, ["daily_bars"])
+    run, run_s = timed(run_stage, defs, selection_stage(first, last, ["daily_bars"]), instance)
     assert run.success
     whole_home = workdir / "whole_home"
     whole_home.mkdir()
@@ -71,10 +73,9 @@ def bench_ingest(workdir: Path) -> dict[str, object]:
     whole_settings = Settings.from_env({"MARKETFLOW_DATA_DIR": str(workdir / "whole")})
     stages, whole_s = timed(
         run_staged,
-        build_definitions(whole_settings),
+        AreaContext.from_settings(whole_settings),
         first,
         last,
-        whole_settings.duckdb_path,
         dg.DagsterInstance.from_config(str(whole_home)),
     )
     rows = bars.height
@@ -98,12 +99,11 @@ def bench_ingest(workdir: Path) -> dict[str, object]:
     }
 
 
-def run_staged(
-    defs: dg.Definitions, first: str, last: str, store: Path, instance: dg.DagsterInstance
-) -> list[str]:
+def run_staged(area: AreaContext, first: str, last: str, instance: dg.DagsterInstance) -> list[str]:
     """Every run of the staged backfill of [first, last]; what each materialised."""
+    defs = definitions_for(area)
     done = []
-    for stage in staged_backfill(first, last, store):
+    for stage in staged_backfill(first, last, area):
         assert run_stage(defs, stage, instance).success, stage.describe()
         done.append(stage.describe())
     return done

@@ -56,8 +56,9 @@ def _review_columns(pairs: pl.DataFrame) -> pl.DataFrame:
 
 def bench_training(repeats: int = REPEATS) -> dict[str, object]:
     """Snapshots, rendering (best of `repeats`), lint and export of the whole sample."""
+    rules = load_rules()
     snapshots, snapshot_s = sample_snapshots()
-    selected = select_snapshots(snapshots)
+    selected = select_snapshots(snapshots, rules.training.quiet_sample)
     templates = load_templates()
     times = []
     for _ in range(repeats):
@@ -71,7 +72,11 @@ def bench_training(repeats: int = REPEATS) -> dict[str, object]:
     with tempfile.TemporaryDirectory() as tmp:
         began = time.perf_counter()
         summary = export_dataset(
-            _review_columns(pairs), Path(tmp), name="bench", only_approved=False
+            _review_columns(pairs),
+            Path(tmp),
+            name="bench",
+            only_approved=False,
+            rules=rules.exports,
         )
         export_s = time.perf_counter() - began
     pairs_per_s = pairs.height / render_s

@@ -18,9 +18,9 @@ import polars as pl
 
 from marketflow_assets.calendar import sessions_between
 from marketflow_assets.validation.calibration import calibrate, rule_flags
+from marketflow_assets.validation.forward_window import matured_days
 from marketflow_assets.validation.outcomes import compute_outcomes
 from marketflow_assets.validation.scorecard import build_scorecard
-from marketflow_assets.validation.windows import matured_days
 from marketflow_assets.vpa import load_rules
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -50,9 +50,8 @@ def bench_validation(repeats: int = REPEATS) -> dict[str, object]:
     signals = chain.signals.filter(pl.col("date").is_in(matured)).join(
         chain.features.select("ticker", "date", "atr14"), on=["ticker", "date"]
     )
-    window = rules.outcomes.window_days
     outcomes, outcomes_s = best_of(
-        repeats, lambda: compute_outcomes(signals, chain.bars, window, rules=rules)
+        repeats, lambda: compute_outcomes(signals, chain.bars, rules=rules)
     )
     _, calibration_s = best_of(repeats, lambda: calibrate(outcomes, sessions, rules.calibration))
     _, flags_s = best_of(
@@ -60,7 +59,12 @@ def bench_validation(repeats: int = REPEATS) -> dict[str, object]:
     )
     scorecard, scorecard_s = best_of(
         repeats,
-        lambda: build_scorecard(chain.signals, outcomes, hold_band=rules.outcomes.hold_band),
+        lambda: build_scorecard(
+            chain.signals,
+            outcomes,
+            hold_band=rules.outcomes.hold_band,
+            ready_min_matured=rules.scorecard.ready_min_matured,
+        ),
     )
     return {
         "signals_scored": outcomes.height,

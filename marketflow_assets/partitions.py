@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import datetime as dt
+from functools import lru_cache
 
 import dagster as dg
 
 from marketflow_assets.calendar import non_session_weekdays, sessions_between
-from marketflow_assets.settings import Settings, SettingsError
+from marketflow_assets.settings import SettingsError
 
 MARKET_TIMEZONE = "America/New_York"
 WEEKEND_CRONS = ("0 0 * * 6", "0 0 * * 0")
 
 
+@lru_cache(maxsize=8)
 def trading_day_partitions(start: dt.date) -> dg.DailyPartitionsDefinition:
     """Daily partitions from the first session on or after `start`, excluding non-sessions.
 
@@ -35,6 +37,3 @@ def trading_day_partitions(start: dt.date) -> dg.DailyPartitionsDefinition:
         end_offset=1,
         exclusions=[*WEEKEND_CRONS, *holidays],
     )
-
-
-trading_days = trading_day_partitions(Settings.from_env().start_date)

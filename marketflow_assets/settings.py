@@ -11,9 +11,6 @@ from pathlib import Path
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 SOURCE_NAMES = ("sample", "files", "yfinance")
 DEFAULT_START_DATE = dt.date(2009, 8, 21)
-# Fraction of quiet sessions (no event, HOLD) given training pairs, so HOLD is represented
-# without swamping the set.
-DEFAULT_QUIET_SAMPLE = 0.05
 
 
 class SettingsError(ValueError):
@@ -31,7 +28,8 @@ class Settings:
     tickers: tuple[str, ...] | None
     start_date: dt.date
     templates_dir: Path = PROJECT_ROOT / "templates"
-    quiet_sample: float = DEFAULT_QUIET_SAMPLE
+    # Overrides `training.quiet_sample` of the rules when set.
+    quiet_sample: float | None = None
 
     @property
     def exports_dir(self) -> Path:
@@ -84,15 +82,8 @@ class Settings:
                 f"MARKETFLOW_TEMPLATES_DIR={templates_dir} is not an existing folder"
             )
 
-        raw_quiet = env.get("MARKETFLOW_QUIET_SAMPLE") or str(DEFAULT_QUIET_SAMPLE)
-        try:
-            quiet_sample = float(raw_quiet)
-        except ValueError:
-            quiet_sample = -1.0
-        if not 0.0 <= quiet_sample <= 1.0:
-            raise SettingsError(
-                f"MARKETFLOW_QUIET_SAMPLE={raw_quiet!r} is not a fraction between 0 and 1"
-            )
+        raw_quiet = env.get("MARKETFLOW_QUIET_SAMPLE")
+        quiet_sample = None if not raw_quiet else _fraction("MARKETFLOW_QUIET_SAMPLE", raw_quiet)
 
         return cls(
             data_dir=data_dir,
@@ -104,6 +95,17 @@ class Settings:
             templates_dir=templates_dir,
             quiet_sample=quiet_sample,
         )
+
+
+def _fraction(name: str, raw: str) -> float:
+    """`raw` as a number in [0, 1], or a SettingsError naming the variable."""
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not 0.0 <= value <= 1.0:
+        raise SettingsError(f"{name}={raw!r} is not a fraction between 0 and 1")
+    return value
 
 
 def parse_tickers(raw: str) -> tuple[str, ...] | None:

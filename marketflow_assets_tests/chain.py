@@ -12,8 +12,8 @@ from marketflow_assets.sources.quality import sort_bars
 from marketflow_assets.sources.sample import load_sample
 from marketflow_assets.training.snapshots import build_snapshots
 from marketflow_assets.validation.calibration import calibrate, rule_flags
+from marketflow_assets.validation.forward_window import matured_days
 from marketflow_assets.validation.outcomes import OUTCOME_SCHEMA, compute_outcomes
-from marketflow_assets.validation.windows import matured_days
 from marketflow_assets.vpa import compute_features, compute_signals, detect_events, load_rules
 from marketflow_assets.vpa.rules import Rules
 
@@ -48,7 +48,7 @@ def run_chain(bars: pl.DataFrame, rules: Rules | None = None) -> Chain:
         features.select("ticker", "date", "atr14"), on=["ticker", "date"]
     )
     outcomes = (
-        compute_outcomes(scored, bars, rules.outcomes.window_days, rules=rules)
+        compute_outcomes(scored, bars, rules=rules)
         if scored.height
         else pl.DataFrame(schema=OUTCOME_SCHEMA)
     )

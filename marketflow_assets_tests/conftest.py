@@ -1,7 +1,13 @@
-"""Shared fixtures: a temporary store and Dagster instance per test, and settings for them."""
+"""Shared fixtures: a temporary store and Dagster instance per test, and settings for them.
+
+The suite never sees the caller's environment: `MARKETFLOW_*` variables are cleared and
+`DAGSTER_HOME` points at a temporary folder before any test module is imported.
+"""
 
 from __future__ import annotations
 
+import os
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -9,6 +15,19 @@ import dagster as dg
 import pytest
 
 from marketflow_assets.settings import Settings
+
+_HOME = tempfile.TemporaryDirectory(prefix="marketflow-tests-dagster-home-")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Forget the caller's settings before collection imports anything that could read them."""
+    for name in [name for name in os.environ if name.startswith("MARKETFLOW_")]:
+        del os.environ[name]
+    os.environ["DAGSTER_HOME"] = _HOME.name
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    _HOME.cleanup()
 
 
 @pytest.fixture

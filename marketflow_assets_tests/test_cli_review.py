@@ -8,7 +8,7 @@ import pytest
 
 from marketflow_assets.cli import main
 from marketflow_assets.store.connection import open_store
-from marketflow_assets.store.windows import replace_windows
+from marketflow_assets.store.writes import replace_windows
 from marketflow_assets_tests.store.test_reviews import pair_rows
 
 DAY = dt.date(2024, 7, 1)

@@ -3,9 +3,9 @@ import datetime as dt
 import pytest
 
 from marketflow_assets.calendar import sessions_between, unclosed_sessions
-from marketflow_assets.partitions import trading_day_partitions, trading_days
-from marketflow_assets.runner import session_range
-from marketflow_assets.settings import SettingsError
+from marketflow_assets.partitions import trading_day_partitions
+from marketflow_assets.runs.plan import session_range
+from marketflow_assets.settings import DEFAULT_START_DATE, SettingsError
 
 
 @pytest.fixture(scope="module")
@@ -28,11 +28,13 @@ def test_partitions_start_at_the_first_session_on_or_after_the_start_date() -> N
 
 
 def test_default_partitions_cover_the_sample() -> None:
+    trading_days = trading_day_partitions(DEFAULT_START_DATE)
     assert trading_days.get_first_partition_key() == "2009-08-21"
     assert trading_days.has_partition_key("2010-08-20")
 
 
 def test_partition_offsets_count_sessions() -> None:
+    trading_days = trading_day_partitions(DEFAULT_START_DATE)
     before = trading_days.get_prev_partition_window(
         trading_days.time_window_for_partition_key("2024-07-05").start
     )
@@ -47,6 +49,7 @@ def test_a_start_date_outside_the_calendar_names_the_setting() -> None:
 
 def test_a_range_ending_today_stops_at_the_last_closed_session() -> None:
     today = dt.datetime.now(dt.UTC)
+    trading_days = trading_day_partitions(today.date() - dt.timedelta(days=60))
     first, last = session_range(trading_days, today.date() - dt.timedelta(days=14), today.date())
     assert first < last
     assert unclosed_sessions([dt.date.fromisoformat(last)], today) == []

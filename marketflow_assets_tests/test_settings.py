@@ -53,7 +53,7 @@ def test_tickers_are_upper_cased_and_deduplicated() -> None:
 def test_training_settings_default_to_the_project_templates() -> None:
     settings = Settings.from_env({})
     assert settings.templates_dir == PROJECT_ROOT / "templates"
-    assert settings.quiet_sample == 0.05
+    assert settings.quiet_sample is None  # the rules' share
 
 
 def test_templates_folder_must_exist(tmp_path: Path) -> None:

@@ -19,12 +19,12 @@ from marketflow_assets.cli.pipeline import (
 )
 from marketflow_assets.cli.review import add_review_parser, cmd_review, cmd_stats
 from marketflow_assets.cli.scorecard import BREAKDOWNS
-from marketflow_assets.runner import RangeError
+from marketflow_assets.runs.plan import RangeError
 from marketflow_assets.settings import Settings, SettingsError
 from marketflow_assets.sources import SourceError
 from marketflow_assets.store.connection import StoreBusyError
 from marketflow_assets.store.reviews import ReviewError
-from marketflow_assets.training.export import DEFAULT_MAX_SIMILAR, ExportError
+from marketflow_assets.training.export import SPLIT_MODES, ExportError
 
 
 def _date(text: str) -> dt.date:
@@ -65,10 +65,17 @@ def build_parser() -> argparse.ArgumentParser:
         "--only-approved", action="store_true", help="only approved (or edited) pairs"
     )
     export.add_argument(
+        "--split",
+        choices=SPLIT_MODES,
+        default="auto",
+        help="time: train/validation/test by as-of date with purge gaps; none: one train split; "
+        "auto (default): time when the dates span enough sessions, else one split, said so",
+    )
+    export.add_argument(
         "--max-similar",
         type=int,
-        default=DEFAULT_MAX_SIMILAR,
-        help=f"pairs kept per wording of a conversation type (default {DEFAULT_MAX_SIMILAR})",
+        help="pairs kept per wording of a conversation type (default: exports.max_similar "
+        "of rules.yaml)",
     )
     add_review_parser(commands)
     commands.add_parser(

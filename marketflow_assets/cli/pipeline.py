@@ -13,33 +13,31 @@ from rich.table import Table
 
 from marketflow_assets.cli.output import console
 from marketflow_assets.cli.scorecard import print_scorecard
-from marketflow_assets.runner import (
-    PIPELINE_JOB,
+from marketflow_assets.definitions import definitions_for
+from marketflow_assets.defs.area import AreaContext
+from marketflow_assets.defs.exports.definitions import EXPORT_JOB
+from marketflow_assets.defs.validation.definitions import SCORECARD_JOB
+from marketflow_assets.runs.launch import (
     RANGE_END_TAG,
     RANGE_START_TAG,
-    SCORE_OUTCOMES_JOB,
-    SCORECARD_JOB,
-    Stage,
     StepUpdate,
-    failure_reasons,
     project_instance,
     run_job,
     run_stage,
-    session_range,
-    staged_backfill,
 )
+from marketflow_assets.runs.plan import Stage, selection_stage, session_range, staged_backfill
+from marketflow_assets.runs.report import failure_reasons
 from marketflow_assets.settings import Settings, SettingsError
+from marketflow_assets.sources.sample import load_sample
 from marketflow_assets.store.connection import open_store
+from marketflow_assets.store.exports import read_export
 from marketflow_assets.store.reads import (
     event_counts,
     quarantine_by_reason,
     signal_counts,
     summarize_tables,
 )
-from marketflow_assets.training.export import (
-    DEFAULT_MAX_SIMILAR,
-    check_export_name,
-)
+from marketflow_assets.training.export import check_export_name
 
 
 class StepProgress:
@@ -65,33 +63,25 @@ def _run(
     end: dt.date,
     select: Sequence[str] | None,
 ) -> bool:
-    from marketflow_assets.partitions import trading_days
-
-    start_key, end_key = session_range(trading_days, start, end)
-    # Outcomes are scored by their own job: the daily pipeline does not hold them.
-    job = SCORE_OUTCOMES_JOB if select and set(select) == {"signal_outcomes"} else PIPELINE_JOB
-    stage = Stage(job, start_key, end_key, tuple(select) if select else None)
-    return _run_stage(settings, stage)
+    """The selected assets (all daily ones by default) for [start, end] in one run."""
+    area = AreaContext.from_settings(settings)
+    start_key, end_key = session_range(area.partitions, start, end)
+    return _run_stage(area, definitions_for(area), selection_stage(start_key, end_key, select))
 
 
 def _run_staged(settings: Settings, start: dt.date, end: dt.date) -> bool:
     """Every daily asset for [start, end] in the runs the feedback loop needs (see
     `staged_backfill`), each shown as it runs; stops at the first failure."""
-    from marketflow_assets.partitions import trading_days
-
-    start_key, end_key = session_range(trading_days, start, end)
-    for stage in staged_backfill(start_key, end_key, settings.duckdb_path):
-        if not _run_stage(settings, stage):
-            return False
-    return True
+    area = AreaContext.from_settings(settings)
+    defs = definitions_for(area)
+    start_key, end_key = session_range(area.partitions, start, end)
+    return all(_run_stage(area, defs, stage) for stage in staged_backfill(start_key, end_key, area))
 
 
-def _run_stage(settings: Settings, stage: Stage) -> bool:
-    from marketflow_assets.definitions import build_definitions
-
+def _run_stage(area: AreaContext, defs: dg.Definitions, stage: Stage) -> bool:
     console.print(
         f"Materialising [bold]{escape(stage.describe())}[/] (one run) "
-        f"from source [bold]{settings.source}[/]"
+        f"from source [bold]{area.settings.source}[/]"
     )
     columns = (
         SpinnerColumn(),
@@ -100,17 +90,18 @@ def _run_stage(settings: Settings, stage: Stage) -> bool:
         TimeElapsedColumn(),
     )
     with Progress(*columns, console=console) as progress:
-        result = run_stage(
-            build_definitions(settings), stage, project_instance(), StepProgress(progress)
-        )
+        result = run_stage(defs, stage, project_instance(), StepProgress(progress))
     return _report(result)
 
 
 def _report(result: dg.ExecuteInProcessResult) -> bool:
+    """One line per failed step (what failed and why), then where its trace is."""
     if not result.success:
         for reason in failure_reasons(result):
             console.print(f"[red]failed[/] {escape(reason)}")
-        console.print(f"Run {result.run_id} failed; its logs are in the Dagster UI (`make ui`).")
+        console.print(
+            f"Run {result.run_id[:8]} failed; the full trace is in its log (`make ui`, Runs)."
+        )
         return False
     console.print(f"Run {result.run_id} succeeded.")
     return True
@@ -168,8 +159,6 @@ def _print_last_run() -> None:
 
 
 def cmd_demo(settings: Settings, _args: argparse.Namespace) -> int:
-    from marketflow_assets.sources.sample import load_sample
-
     if settings.source != "sample":
         raise SettingsError("the demo runs on the sample source; unset MARKETFLOW_SOURCE")
     dates = load_sample()["date"]
@@ -198,37 +187,41 @@ def _export(
     end: dt.date | None,
     *,
     only_approved: bool,
-    max_similar: int = DEFAULT_MAX_SIMILAR,
+    split: str = "auto",
+    max_similar: int | None = None,
 ) -> bool:
     """Materialise `training_dataset` as export `name` in one recorded run; print what it wrote."""
-    from marketflow_assets.definitions import build_definitions
-    from marketflow_assets.defs.jobs import export_job
-
     check_export_name(name)
     config = {
         "name": name,
         "start": start.isoformat() if start else None,
         "end": end.isoformat() if end else None,
         "only_approved": only_approved,
+        "split": split,
         "max_similar": max_similar,
     }
     console.print(f"Exporting training pairs as [bold]{escape(name)}[/]")
     result = run_job(
-        build_definitions(settings),
-        export_job.name,
+        definitions_for(AreaContext.from_settings(settings)),
+        EXPORT_JOB,
         project_instance(),
         run_config={"ops": {"training_dataset": {"config": config}}},
     )
     if not _report(result):
         return False
     with open_store(settings.duckdb_path, read_only=True) as conn:
-        row = (
-            conn.sql("SELECT * FROM exports WHERE name = ?", params=[name]).pl().row(0, named=True)
-        )
+        row = read_export(conn, name)
+    if row["split_note"]:
+        console.print(f"[yellow]note[/] {escape(row['split_note'])}")
+    splits = (
+        f"train {row['train_rows']:,}, validation {row['validation_rows']:,}, "
+        f"test {row['test_rows']:,}"
+        if row["split_mode"] == "time"
+        else f"one split: train {row['train_rows']:,}"
+    )
     console.print(
         f"Export {escape(name)}: {row['path']}\n"
-        f"  train {row['train_rows']:,}, validation {row['validation_rows']:,}, "
-        f"test {row['test_rows']:,} pairs (of {row['pairs']:,}; "
+        f"  {splits} pairs (of {row['pairs']:,}; "
         f"{row['near_duplicates_dropped']:,} near-duplicates dropped)"
     )
     return True
@@ -241,6 +234,7 @@ def cmd_export(settings: Settings, args: argparse.Namespace) -> int:
         args.start,
         args.end,
         only_approved=args.only_approved,
+        split=args.split,
         max_similar=args.max_similar,
     )
     return 0 if ok else 1
@@ -254,7 +248,8 @@ def cmd_backfill(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_scorecard(settings: Settings, args: argparse.Namespace) -> int:
-    if not _run_stage(settings, Stage(SCORECARD_JOB)):
+    area = AreaContext.from_settings(settings)
+    if not _run_stage(area, definitions_for(area), Stage(SCORECARD_JOB)):
         return 1
     print_scorecard(settings, by=args.by)
     return 0

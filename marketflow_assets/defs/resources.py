@@ -12,11 +12,12 @@ from dagster_duckdb import DuckDBResource
 
 from marketflow_assets.settings import Settings
 from marketflow_assets.sources import MarketSource, make_source
-from marketflow_assets.store.migrate import apply_migrations
+from marketflow_assets.store.connection import open_store
+from marketflow_assets.vpa.rules import Rules
 
 
 class StoreResource(DuckDBResource):
-    """The project's DuckDB file, migrated each time a connection is opened.
+    """The project's DuckDB file, opened (and migrated) by the store's one opener.
 
     The connection is closed even when the block raises (DuckDBResource's own only closes it
     on success, which keeps the file locked by a failed step's traceback).
@@ -24,13 +25,8 @@ class StoreResource(DuckDBResource):
 
     @contextmanager
     def get_connection(self) -> Iterator[duckdb.DuckDBPyConnection]:
-        Path(self.database).parent.mkdir(parents=True, exist_ok=True)
-        with super().get_connection() as conn:
-            try:
-                apply_migrations(conn)
-                yield conn
-            finally:
-                conn.close()
+        with open_store(self.database) as conn:
+            yield conn
 
 
 class MarketDataResource(dg.ConfigurableResource):
@@ -45,11 +41,16 @@ class MarketDataResource(dg.ConfigurableResource):
 
 
 class TrainingResource(dg.ConfigurableResource):
-    """Where the pair templates and exports live, and the share of quiet sessions given pairs."""
+    """Where the pair templates and exports live, and the share of quiet sessions given pairs
+    when the settings override the rules' share (None: the rules')."""
 
     templates_dir: str
     exports_dir: str
-    quiet_sample: float
+    quiet_sample: float | None = None
+
+    def share_of_quiet(self, rules: Rules) -> float:
+        """The share of quiet sessions that get pairs."""
+        return rules.training.quiet_sample if self.quiet_sample is None else self.quiet_sample
 
 
 class ReportsResource(dg.ConfigurableResource):

@@ -8,6 +8,7 @@ import duckdb
 import polars as pl
 
 from marketflow_assets.training.export import ExportSummary
+from marketflow_assets.training.splits import SPLITS
 
 
 def read_reviewed_pairs(
@@ -42,7 +43,10 @@ def record_export(
     try:
         conn.execute("DELETE FROM exports WHERE name = ?", [name])
         conn.execute(
-            "INSERT INTO exports VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, now()::TIMESTAMP)",
+            "INSERT INTO exports (name, path, start_date, end_date, only_approved, pairs, "
+            "train_rows, validation_rows, test_rows, near_duplicates_dropped, manifest_sha256, "
+            "exported_at, split_mode, split_note) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, now()::TIMESTAMP, ?, ?)",
             [
                 name,
                 str(summary.path),
@@ -50,14 +54,23 @@ def record_export(
                 end,
                 only_approved,
                 summary.pairs_in,
-                summary.rows["train"],
-                summary.rows["validation"],
-                summary.rows["test"],
+                # A one-split export writes no validation or test rows.
+                *(summary.rows.get(split, 0) for split in SPLITS),
                 summary.near_duplicates_dropped,
                 summary.manifest_sha256,
+                summary.split,
+                summary.note,
             ],
         )
         conn.execute("COMMIT")
     except Exception:
         conn.execute("ROLLBACK")
         raise
+
+
+def read_export(conn: duckdb.DuckDBPyConnection, name: str) -> dict[str, object]:
+    """The `exports` row of `name`; a KeyError naming it when there is none."""
+    rows = conn.sql("SELECT * FROM exports WHERE name = ?", params=[name]).pl()
+    if rows.is_empty():
+        raise KeyError(f"no export named {name!r}")
+    return rows.row(0, named=True)

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import duckdb
 import polars as pl
 
-from marketflow_assets.store.windows import WINDOW_TABLES
+from marketflow_assets.store.writes import WINDOW_TABLES
 
 # Sort order of the partitioned tables that hold no ticker column.
 UNTICKED_ORDER = {"calibration": ("date", "signal"), "rule_flags": ("date", "rule_id")}
@@ -83,6 +83,16 @@ def read_of_rules(
     ).pl()
     (total,) = conn.execute(f'SELECT count(*) FROM "{table}"').fetchall()[0]
     return rows, total - rows.height
+
+
+def dates_of_other_rules(
+    conn: duckdb.DuckDBPyConnection, table: str, rules_hash: str
+) -> set[dt.date]:
+    """The dates of `table` holding rows made with rules other than `rules_hash`."""
+    rows = conn.execute(
+        f'SELECT DISTINCT date FROM "{table}" WHERE rules_hash <> ?', [rules_hash]
+    ).fetchall()
+    return {day for (day,) in rows}
 
 
 def read_matured_outcomes(conn: duckdb.DuckDBPyConnection, before: dt.date) -> pl.DataFrame:

@@ -6,7 +6,6 @@ import hashlib
 
 import polars as pl
 
-from marketflow_assets.settings import DEFAULT_QUIET_SAMPLE
 from marketflow_assets.training.ids import SEPARATOR
 from marketflow_assets.training.snapshots import load_snapshot
 from marketflow_assets.training.templates import TemplateSet
@@ -37,9 +36,7 @@ PAIR_COLUMNS = (
 _HASH_SPACE = 16**8
 
 
-def select_snapshots(
-    snapshots: pl.DataFrame, quiet_sample: float = DEFAULT_QUIET_SAMPLE
-) -> pl.DataFrame:
+def select_snapshots(snapshots: pl.DataFrame, quiet_sample: float) -> pl.DataFrame:
     """The snapshots that get pairs: past warm-up, and with an event, a BUY or SELL, or a quiet
     session whose id falls in the first `quiet_sample` of the hash space."""
     if not 0.0 <= quiet_sample <= 1.0:

@@ -6,6 +6,8 @@ from typing import Any
 
 import polars as pl
 
+from marketflow_assets.training.export import ExportSummary
+
 
 def _counts(frame: pl.DataFrame, column: str) -> dict[str, int]:
     counts = frame[column].cast(pl.String).value_counts().sort(column)
@@ -37,4 +39,18 @@ def pair_summary(
         "by_signal": _counts(pairs, "signal"),
         "pairs_per_second": round(pairs.height / seconds) if seconds > 0 else None,
         "template_hashes": template_hashes,
+    }
+
+
+def export_summary(summary: ExportSummary) -> dict[str, Any]:
+    """Counts that describe one export, for run metadata: rows per split written, what was
+    purged or capped, how it was split and why."""
+    return {
+        "pairs_in": summary.pairs_in,
+        **{f"{split}_rows": rows for split, rows in summary.rows.items()},
+        "split": summary.split,
+        **({"split_note": summary.note} if summary.note else {}),
+        "purged": summary.purged,
+        "near_duplicates_dropped": summary.near_duplicates_dropped,
+        "manifest_sha256": summary.manifest_sha256,
     }

@@ -17,7 +17,7 @@ import numpy as np
 import polars as pl
 import polars.selectors as cs
 
-from marketflow_assets.vpa.rules import PATTERN_IDS, CalibrationRules
+from marketflow_assets.vpa.rules import PATTERN_IDS, CalibrationRules, Rules
 
 # In sorted order, so that rows laid out session by session come out sorted by date then key.
 SIGNALS = ("BUY", "HOLD", "SELL")
@@ -142,6 +142,27 @@ def rule_flags(
         columns["failures"].append(failures)
         columns["flagged"].append(failures >= rules.failure_flag)
     return _table(days, "rule_id", RULE_IDS, columns, RULE_FLAG_SCHEMA)
+
+
+def calibration_tables(
+    outcomes: pl.DataFrame,
+    events: pl.DataFrame,
+    path: Sequence[dt.date],
+    start: dt.date,
+    rules: Rules,
+) -> dict[str, pl.DataFrame]:
+    """Tables `calibration` and `rule_flags` for the sessions of `path` from `start` on,
+    stamped with the rules; the path runs from the first partition so that a run's range never
+    changes a value."""
+    stamp = {"rules_version": pl.lit(rules.version), "rules_hash": pl.lit(rules.hash)}
+    frames = {
+        "calibration": calibrate(outcomes, path, rules.calibration),
+        "rule_flags": rule_flags(outcomes, events, path, rules.calibration),
+    }
+    return {
+        table: frame.filter(pl.col("date") >= start).with_columns(**stamp)
+        for table, frame in frames.items()
+    }
 
 
 def _require(frame: pl.DataFrame, name: str, columns: Sequence[str]) -> None:

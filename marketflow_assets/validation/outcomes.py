@@ -11,7 +11,7 @@ from __future__ import annotations
 import polars as pl
 
 from marketflow_assets.calendar import sessions_between
-from marketflow_assets.validation.windows import DEFAULT_WINDOW_DAYS, window_end
+from marketflow_assets.validation.forward_window import window_end
 from marketflow_assets.vpa.rules import PATTERN_IDS, Rules, load_rules
 
 DIRECTIONS = {"BUY": 1, "SELL": -1, "HOLD": 0}
@@ -88,7 +88,6 @@ class OutcomeError(ValueError):
 def compute_outcomes(
     signals: pl.DataFrame,
     bars: pl.DataFrame,
-    window_days: int = DEFAULT_WINDOW_DAYS,
     *,
     rules: Rules | None = None,
 ) -> pl.DataFrame:
@@ -97,10 +96,11 @@ def compute_outcomes(
     `signals` carry the signal rows with the ATR(14) of their day (`atr14`); `bars` are the
     stored raw bars from the earliest signal's day through the end of the latest window, with
     `split_ratio` where a split takes effect. The windows are assumed complete: the caller
-    checks the store. The HOLD band and the barriers' ATR multiples come from `rules`; the
-    window is `window_days` (the assets pass `rules.outcomes.window_days`).
+    checks the store. The window, the HOLD band and the barriers' ATR multiples come from
+    `rules` (the packaged rules.yaml by default).
     """
     rules = rules or load_rules()
+    window_days = rules.outcomes.window_days
     _require(signals, SIGNAL_COLUMNS, "signals")
     _require(bars, BAR_COLUMNS, "bars")
     if signals.is_empty():

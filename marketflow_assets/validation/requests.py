@@ -12,7 +12,7 @@ import json
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 
-from marketflow_assets.validation.windows import DEFAULT_WINDOW_DAYS, matured_days
+from marketflow_assets.validation.forward_window import matured_days
 
 
 @dataclass(frozen=True)
@@ -59,7 +59,7 @@ def plan_scoring(
     scored: Collection[dt.date],
     cursor: ScoringCursor,
     *,
-    window_days: int = DEFAULT_WINDOW_DAYS,
+    window_days: int,
     limit: int = 100,
 ) -> ScoringPlan:
     """Request the sessions after the cursor whose signals exist and whose whole window has

@@ -28,7 +28,6 @@ ALL = "all"
 GROUP_COLUMNS = ("signal", "strength", "pattern", "period")
 # The return columns of the outcomes, by the suffix of their scorecard columns.
 HORIZONS = (*(str(h) for h in SESSION_HORIZONS), "window")
-READY_MATURED = 30
 SCORECARD_COLUMNS = (
     *GROUP_COLUMNS,
     "signals",
@@ -76,13 +75,14 @@ def signed_return(ret: pl.Expr, signal: pl.Expr) -> pl.Expr:
 
 
 def build_scorecard(
-    signals: pl.DataFrame, outcomes: pl.DataFrame, *, hold_band: float
+    signals: pl.DataFrame, outcomes: pl.DataFrame, *, hold_band: float, ready_min_matured: int
 ) -> pl.DataFrame:
     """One row per group with at least one emitted non-warm-up signal (SCORECARD_COLUMNS),
     sorted by signal, strength, pattern and period ("all" first).
 
     `signals` (rows of the `signals` table) gives the emitted counts; `outcomes` (the outcomes
-    frame) the rest, from its matured rows. Both hold one rules version.
+    frame) the rest, from its matured rows. Both hold one rules version. A row is ready with
+    at least `ready_min_matured` matured signals and a Wilson lower bound above the base rate.
     """
     emitted = (
         _stack(
@@ -109,7 +109,7 @@ def build_scorecard(
         emitted.join(_group_stats(matured), on=GROUP_COLUMNS, how="left")
         .join(_base(matured, hold_band), on=["signal", "period"], how="left")
         .with_columns(pl.col("matured", "hits").fill_null(0))
-        .with_columns(_derived())
+        .with_columns(_derived(ready_min_matured))
         .select(SCORECARD_COLUMNS)
         .collect()
     )
@@ -206,7 +206,7 @@ def _base(matured: pl.LazyFrame, hold_band: float) -> pl.LazyFrame:
     )
 
 
-def _derived() -> list[pl.Expr]:
+def _derived(ready_min_matured: int) -> list[pl.Expr]:
     """Columns computed from a group's aggregates and its base."""
     matured, hits = pl.col("matured"), pl.col("hits")
     low, high = wilson_interval(hits, matured)
@@ -224,5 +224,7 @@ def _derived() -> list[pl.Expr]:
         .alias("profit_factor"),
         # A group without matured rows: ten empty bins.
         pl.col("reliability").fill_null(pl.lit(pl.Series([EMPTY_RELIABILITY], dtype=RELIABILITY))),
-        ((matured >= READY_MATURED) & (low > pl.col("base_rate"))).fill_null(False).alias("ready"),
+        ((matured >= ready_min_matured) & (low > pl.col("base_rate")))
+        .fill_null(False)
+        .alias("ready"),
     ]

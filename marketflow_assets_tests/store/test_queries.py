@@ -10,7 +10,7 @@ import pytest
 from marketflow_assets.store import reviews
 from marketflow_assets.store.connection import open_store
 from marketflow_assets.store.queries import QueryError, query_snapshots, training_stats
-from marketflow_assets.store.windows import replace_windows
+from marketflow_assets.store.writes import replace_windows
 from marketflow_assets_tests.store.test_reviews import pair_rows
 
 D1, D2, D3 = dt.date(2024, 7, 1), dt.date(2024, 7, 2), dt.date(2024, 7, 3)

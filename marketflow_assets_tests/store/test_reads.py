@@ -14,7 +14,7 @@ from marketflow_assets.store.reads import (
     summarize_tables,
     warmup_mismatches,
 )
-from marketflow_assets.store.windows import replace_windows
+from marketflow_assets.store.writes import replace_windows
 from marketflow_assets_tests.frames import bars_for
 
 START, END = dt.date(2024, 7, 1), dt.date(2024, 7, 12)

@@ -11,7 +11,7 @@ import pytest
 from marketflow_assets.store import reviews
 from marketflow_assets.store.connection import open_store
 from marketflow_assets.store.reviews import ReviewError
-from marketflow_assets.store.windows import replace_windows
+from marketflow_assets.store.writes import replace_windows
 from marketflow_assets.training.ids import sha256_ids
 from marketflow_assets.training.pairs import PAIR_COLUMNS
 

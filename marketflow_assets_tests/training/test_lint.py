@@ -145,7 +145,7 @@ def sample_snapshots() -> pl.DataFrame:
 
 
 def test_every_rendered_pair_of_the_sample_passes(sample_snapshots: pl.DataFrame) -> None:
-    selected = select_snapshots(sample_snapshots)
+    selected = select_snapshots(sample_snapshots, load_rules().training.quiet_sample)
     pairs = render_pairs(selected, TEMPLATES)
     assert pairs.height > 100_000
     began = time.perf_counter()

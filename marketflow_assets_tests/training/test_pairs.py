@@ -15,7 +15,10 @@ from marketflow_assets.training.templates import (
     DEFAULT_TEMPLATES_DIR,
     load_templates,
 )
+from marketflow_assets.vpa import load_rules
 from marketflow_assets_tests.training.fixtures.cases import CASES, snapshot_frame
+
+QUIET_SHARE = load_rules().training.quiet_sample
 
 QUIET = 4000
 
@@ -42,7 +45,7 @@ def quiet(frame: pl.DataFrame) -> pl.Series:
 
 def test_selection_keeps_every_eventful_or_traded_session_and_a_sample_of_quiet_ones() -> None:
     frame = candidates()
-    chosen = select_snapshots(frame, quiet_sample=0.05)
+    chosen = select_snapshots(frame, quiet_sample=QUIET_SHARE)
     assert not chosen["warmup"].any()
     assert chosen.filter(~quiet(chosen)).height == 3
     assert 0.035 * QUIET < chosen.filter(quiet(chosen)).height < 0.065 * QUIET
@@ -50,10 +53,10 @@ def test_selection_keeps_every_eventful_or_traded_session_and_a_sample_of_quiet_
 
 def test_selection_is_deterministic_and_follows_the_ids_not_the_order() -> None:
     frame = candidates()
-    chosen = set(select_snapshots(frame)["snapshot_id"])
-    assert chosen == set(select_snapshots(frame)["snapshot_id"])
+    chosen = set(select_snapshots(frame, QUIET_SHARE)["snapshot_id"])
+    assert chosen == set(select_snapshots(frame, QUIET_SHARE)["snapshot_id"])
     shuffled = frame.sample(fraction=1.0, shuffle=True, seed=7)
-    assert chosen == set(select_snapshots(shuffled)["snapshot_id"])
+    assert chosen == set(select_snapshots(shuffled, QUIET_SHARE)["snapshot_id"])
 
 
 def test_selection_rates_zero_and_one() -> None:

@@ -19,13 +19,14 @@ import pytest
 from polars.testing import assert_frame_equal
 
 from marketflow_assets.calendar import sessions_between
+from marketflow_assets.validation.forward_window import window_sessions
 from marketflow_assets.validation.outcomes import OUTCOME_SCHEMA, OutcomeError, compute_outcomes
-from marketflow_assets.validation.windows import window_sessions
 from marketflow_assets.vpa import load_rules
 
 OHLC = tuple[float, float, float, float]
 
 RULES = load_rules()  # loaded once: every call would read and hash the YAML again
+WINDOW_DAYS = RULES.outcomes.window_days
 
 D = dt.date(2010, 6, 4)  # a Friday
 # SESSIONS[0] is D, SESSIONS[k] the k-th session after D (SESSIONS[20] = Friday 2010-07-02).
@@ -143,7 +144,7 @@ def test_the_levels_used_here_are_the_rules() -> None:
 
 def test_returns_over_a_window_of_twenty_sessions() -> None:
     """Entry at the next open; ret_k to the k-th close; ret_21 null in a 20-session window."""
-    assert len(window_sessions(D)) == 20
+    assert len(window_sessions(D, window_days=WINDOW_DAYS)) == 20
     # A bar after the window (close 500) must not count.
     bars = bars_of("AAA", [*ramp(20), (500.0, 500.0, 500.0, 500.0)])
     row = outcome(bars)
@@ -165,7 +166,7 @@ def test_returns_over_a_window_of_twenty_sessions() -> None:
 def test_ret_21_is_set_when_the_window_holds_twenty_two_sessions() -> None:
     """D = Wednesday 2010-06-02: the window 2010-06-03 .. 2010-07-02 holds 22 sessions."""
     day = dt.date(2010, 6, 2)
-    assert len(window_sessions(day)) == 22
+    assert len(window_sessions(day, window_days=WINDOW_DAYS)) == 22
     bars = bars_of("AAA", [*ramp(22), (500.0, 500.0, 500.0, 500.0)], start=day)
     row = outcome(bars, day=day)
     assert row["entry_date"] == dt.date(2010, 6, 3)

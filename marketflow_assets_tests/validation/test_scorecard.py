@@ -18,6 +18,7 @@ from marketflow_assets.validation.scorecard import (
 from marketflow_assets.vpa.signals import SIGNAL, STRENGTH
 
 HOLD_BAND = 0.05
+READY_MIN = 30  # the streaks below sit either side of it
 D2010 = dt.date(2010, 3, 1)
 D2011 = dt.date(2011, 3, 1)
 # The columns of the outcomes table that the scorecard reads, with their stored types.
@@ -123,7 +124,7 @@ CASE = [
 
 @pytest.fixture(scope="module")
 def card() -> pl.DataFrame:
-    return build_scorecard(*frames(CASE), hold_band=HOLD_BAND)
+    return build_scorecard(*frames(CASE), hold_band=HOLD_BAND, ready_min_matured=READY_MIN)
 
 
 def group(
@@ -273,14 +274,20 @@ def _streak(buys: int) -> list[dict[str, object]]:
 
 
 def test_ready_with_40_of_40_against_a_low_base() -> None:
-    buy = group(build_scorecard(*frames(_streak(40)), hold_band=HOLD_BAND), "BUY")
+    buy = group(
+        build_scorecard(*frames(_streak(40)), hold_band=HOLD_BAND, ready_min_matured=READY_MIN),
+        "BUY",
+    )
     assert buy["base_rate"] == pytest.approx(40 / 200)
     assert buy["hit_low"] > buy["base_rate"]
     assert buy["ready"] is True
 
 
 def test_not_ready_below_30_matured() -> None:
-    buy = group(build_scorecard(*frames(_streak(29)), hold_band=HOLD_BAND), "BUY")
+    buy = group(
+        build_scorecard(*frames(_streak(29)), hold_band=HOLD_BAND, ready_min_matured=READY_MIN),
+        "BUY",
+    )
     assert buy["hit_low"] > buy["base_rate"]
     assert buy["ready"] is False
 
@@ -288,7 +295,9 @@ def test_not_ready_below_30_matured() -> None:
 def test_not_ready_when_the_interval_reaches_the_base() -> None:
     # 40 BUYs, half right, among as many ups as downs: hit_low 0.35 is below the base 0.5.
     rows = [outcome("BUY", "STRONG", 0.6, 0.05 if i % 2 else -0.05) for i in range(40)]
-    buy = group(build_scorecard(*frames(rows), hold_band=HOLD_BAND), "BUY")
+    buy = group(
+        build_scorecard(*frames(rows), hold_band=HOLD_BAND, ready_min_matured=READY_MIN), "BUY"
+    )
     assert buy["matured"] == 40
     assert buy["base_rate"] == pytest.approx(0.5)
     assert buy["ready"] is False
@@ -296,6 +305,6 @@ def test_not_ready_when_the_interval_reaches_the_base() -> None:
 
 def test_empty_inputs_give_an_empty_scorecard() -> None:
     signals, outcomes = frames([])
-    card = build_scorecard(signals, outcomes, hold_band=HOLD_BAND)
+    card = build_scorecard(signals, outcomes, hold_band=HOLD_BAND, ready_min_matured=READY_MIN)
     assert card.is_empty()
     assert card.schema == SCORECARD_SCHEMA

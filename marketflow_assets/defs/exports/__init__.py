@@ -1,0 +1,1 @@
+"""Exports: the training-ready dataset written from the reviewed pairs."""

@@ -2,44 +2,52 @@
 
 import dagster as dg
 
+from marketflow_assets.defs.area import AreaContext
 from marketflow_assets.defs.keys import unique_keys_check
 from marketflow_assets.defs.resources import StoreResource
-from marketflow_assets.defs.training.assets import analysis_snapshots, training_pairs
-from marketflow_assets.defs.windows import partition_dates
-from marketflow_assets.partitions import trading_days
+from marketflow_assets.defs.run_window import RunWindow
 from marketflow_assets.store.reads import read_window
 from marketflow_assets.training.lint import lint_pairs
 
-snapshots_unique_keys = unique_keys_check(
-    "snapshots_unique_keys", analysis_snapshots, {"snapshots": ("snapshot_id",)}
-)
-pairs_unique_keys = unique_keys_check(
-    "pairs_unique_keys", training_pairs, {"training_pairs": ("pair_id", "rules_hash")}
-)
 
+def build_checks(area: AreaContext) -> list[dg.AssetChecksDefinition]:
+    """The checks on `analysis_snapshots` and `training_pairs`."""
 
-@dg.asset_check(asset=training_pairs, partitions_def=trading_days, pool="duckdb")
-def template_lint(
-    context: dg.AssetCheckExecutionContext, store: StoreResource
-) -> dg.AssetCheckResult:
-    """Every stored pair reads as plain English with no template artefact, and every number
-    or date it writes can be found in its snapshot."""
-    start, end = partition_dates(context)
-    with store.get_connection() as conn:
-        pairs = read_window(conn, "training_pairs", start, end)
-        snapshots = read_window(conn, "snapshots", start, end)
-    problems = lint_pairs(pairs, snapshots)
-    by_problem = problems["problem"].value_counts().sort("problem")
-    return dg.AssetCheckResult(
-        passed=problems.height == 0,
-        metadata={
-            "pairs": pairs.height,
-            "problems": problems.height,
-            "by_problem": dict(zip(by_problem["problem"], by_problem["count"], strict=True)),
-            "first_problems": [
-                f"{row['template_name']} {row['field']} of {row['pair_id'][:12]}: "
-                f"{row['problem']} ({row['detail']})"
-                for row in problems.head(10).iter_rows(named=True)
-            ],
-        },
-    )
+    @area.session_check(asset="training_pairs")
+    def template_lint(
+        context: dg.AssetCheckExecutionContext, store: StoreResource
+    ) -> dg.AssetCheckResult:
+        """Every stored pair reads as plain English with no template artefact, and every number
+        or date it writes can be found in its snapshot."""
+        window = RunWindow.of(context, area.first_session)
+        with store.get_connection() as conn:
+            pairs = read_window(conn, "training_pairs", window.start, window.end)
+            snapshots = read_window(conn, "snapshots", window.start, window.end)
+        problems = lint_pairs(pairs, snapshots)
+        by_problem = problems["problem"].value_counts().sort("problem")
+        return dg.AssetCheckResult(
+            passed=problems.height == 0,
+            metadata={
+                "pairs": pairs.height,
+                "problems": problems.height,
+                "by_problem": dict(zip(by_problem["problem"], by_problem["count"], strict=True)),
+                "first_problems": [
+                    f"{row['template_name']} {row['field']} of {row['pair_id'][:12]}: "
+                    f"{row['problem']} ({row['detail']})"
+                    for row in problems.head(10).iter_rows(named=True)
+                ],
+            },
+        )
+
+    return [
+        unique_keys_check(
+            area, "snapshots_unique_keys", "analysis_snapshots", {"snapshots": ("snapshot_id",)}
+        ),
+        unique_keys_check(
+            area,
+            "pairs_unique_keys",
+            "training_pairs",
+            {"training_pairs": ("pair_id", "rules_hash")},
+        ),
+        template_lint,
+    ]

@@ -1,0 +1,1 @@
+"""Validation: what followed each signal, what it feeds back, and the scorecard."""

@@ -1,13 +1,21 @@
 """Checks on stored outcomes and calibration: no key twice in a window."""
 
-from marketflow_assets.defs.keys import unique_keys_check
-from marketflow_assets.defs.validation.assets import signal_calibration, signal_outcomes
+import dagster as dg
 
-outcomes_unique_keys = unique_keys_check(
-    "outcomes_unique_keys", signal_outcomes, {"outcomes": ("ticker", "date")}
-)
-calibration_unique_keys = unique_keys_check(
-    "calibration_unique_keys",
-    signal_calibration,
-    {"calibration": ("date", "signal"), "rule_flags": ("date", "rule_id")},
-)
+from marketflow_assets.defs.area import AreaContext
+from marketflow_assets.defs.keys import unique_keys_check
+
+
+def build_checks(area: AreaContext) -> list[dg.AssetChecksDefinition]:
+    """The checks on `signal_outcomes` and `signal_calibration`."""
+    return [
+        unique_keys_check(
+            area, "outcomes_unique_keys", "signal_outcomes", {"outcomes": ("ticker", "date")}
+        ),
+        unique_keys_check(
+            area,
+            "calibration_unique_keys",
+            "signal_calibration",
+            {"calibration": ("date", "signal"), "rule_flags": ("date", "rule_id")},
+        ),
+    ]

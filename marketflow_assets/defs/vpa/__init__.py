@@ -1,0 +1,1 @@
+"""VPA: the point-in-time features, patterns and signals of each session."""

@@ -8,11 +8,11 @@ import duckdb
 import polars as pl
 import pytest
 
-from marketflow_assets.defs.bars.assets import daily_bars
-from marketflow_assets.defs.bars.checks import bar_sanity, bars_unique_keys
 from marketflow_assets.defs.resources import resources_from_settings
-from marketflow_assets.runner import RANGE_END_TAG, RANGE_START_TAG, failure_reasons
+from marketflow_assets.runs.launch import RANGE_END_TAG, RANGE_START_TAG
+from marketflow_assets.runs.report import failure_reasons
 from marketflow_assets.settings import Settings
+from marketflow_assets_tests.defs.built import bar_sanity, bars_unique_keys, daily_bars
 from marketflow_assets_tests.frames import bars_for
 
 START, END = dt.date(2024, 7, 1), dt.date(2024, 7, 12)

@@ -16,22 +16,26 @@ import pytest
 from polars.testing import assert_frame_equal
 
 from marketflow_assets.calendar import sessions_between
-from marketflow_assets.defs.bars.assets import daily_bars
-from marketflow_assets.defs.exports.assets import training_dataset
 from marketflow_assets.defs.resources import resources_from_settings
-from marketflow_assets.defs.training.assets import analysis_snapshots, training_pairs
-from marketflow_assets.defs.training.checks import (
-    pairs_unique_keys,
-    snapshots_unique_keys,
-    template_lint,
-)
-from marketflow_assets.defs.validation.assets import signal_calibration, signal_outcomes
-from marketflow_assets.defs.vpa.assets import vpa_features, vpa_signals
-from marketflow_assets.runner import RANGE_END_TAG, RANGE_START_TAG, failure_reasons
+from marketflow_assets.runs.launch import RANGE_END_TAG, RANGE_START_TAG
+from marketflow_assets.runs.report import failure_reasons
 from marketflow_assets.settings import Settings
 from marketflow_assets.store import reviews
 from marketflow_assets.training.snapshots import load_snapshot
-from marketflow_assets.validation.windows import matured_days
+from marketflow_assets.validation.forward_window import matured_days
+from marketflow_assets_tests.defs.built import (
+    analysis_snapshots,
+    daily_bars,
+    pairs_unique_keys,
+    signal_calibration,
+    signal_outcomes,
+    snapshots_unique_keys,
+    template_lint,
+    training_dataset,
+    training_pairs,
+    vpa_features,
+    vpa_signals,
+)
 
 TRAINING = [analysis_snapshots, training_pairs, snapshots_unique_keys, pairs_unique_keys]
 ANALYSIS = [daily_bars, vpa_features, vpa_signals]

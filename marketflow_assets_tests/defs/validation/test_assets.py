@@ -15,17 +15,12 @@ from polars.testing import assert_frame_equal
 
 from marketflow_assets.calendar import sessions_between
 from marketflow_assets.definitions import build_definitions
-from marketflow_assets.runner import (
-    ANALYSIS_ASSETS,
-    FEEDBACK_ASSETS,
-    PIPELINE_JOB,
-    SCORE_OUTCOMES_JOB,
-    SCORECARD_JOB,
-    Stage,
-    failure_reasons,
-    run_stage,
-    staged_backfill,
-)
+from marketflow_assets.defs.area import AreaContext
+from marketflow_assets.defs.evening.definitions import DAILY_PIPELINE_JOB as PIPELINE_JOB
+from marketflow_assets.defs.validation.definitions import SCORE_OUTCOMES_JOB, SCORECARD_JOB
+from marketflow_assets.runs.launch import run_stage
+from marketflow_assets.runs.plan import ANALYSIS_ASSETS, FEEDBACK_ASSETS, Stage, staged_backfill
+from marketflow_assets.runs.report import failure_reasons
 from marketflow_assets.settings import Settings
 from marketflow_assets.training.snapshots import load_snapshot
 
@@ -73,7 +68,7 @@ def stored(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stored]:
     defs = build_definitions(settings)
     (tmp_path / "home").mkdir()
     with dg.instance_for_test(temp_dir=str(tmp_path / "home")) as instance:
-        stages = staged_backfill(START, END, settings.duckdb_path)
+        stages = staged_backfill(START, END, AreaContext.from_settings(settings))
         analysis = next(stages)
         assert analysis == Stage(PIPELINE_JOB, START, END, ANALYSIS_ASSETS)
         first_half = run_stage(

@@ -10,9 +10,6 @@ import pytest
 
 from marketflow_assets.calendar import sessions_between
 from marketflow_assets.definitions import build_definitions
-from marketflow_assets.defs.jobs import score_outcomes_job
-from marketflow_assets.defs.validation.sensors import outcomes_sensor
-from marketflow_assets.partitions import trading_days
 from marketflow_assets.settings import Settings
 from marketflow_assets.validation.requests import ScoringCursor
 
@@ -39,6 +36,8 @@ def materialize(instance: dg.DagsterInstance, asset: str, days: Iterable[dt.date
 
 @pytest.fixture
 def definitions(settings: Settings) -> dg.Definitions:
+    """The definitions of the sample's period, whose first partition is FIRST."""
+    assert settings.start_date == FIRST
     return build_definitions(settings)
 
 
@@ -47,10 +46,10 @@ def evaluate(
 ) -> tuple[list[tuple[str, str]], str]:
     """One tick: the (partition key, run key) of each request, and the cursor to store."""
     context = dg.build_sensor_context(instance=instance, cursor=cursor, definitions=definitions)
-    result = outcomes_sensor.evaluate_tick(context)
+    result = definitions.resolve_sensor_def("outcomes_sensor").evaluate_tick(context)
     assert result.cursor is not None
     requests = [(r.partition_key, r.run_key) for r in result.run_requests or []]
-    assert all(r.job_name in (None, score_outcomes_job.name) for r in result.run_requests or [])
+    assert all(r.job_name in (None, "score_outcomes") for r in result.run_requests or [])
     return requests, result.cursor
 
 
@@ -59,7 +58,6 @@ def expected(days: Iterable[dt.date]) -> list[tuple[str, str]]:
 
 
 def test_reported_events_count_as_materialised_partitions(instance: dg.DagsterInstance) -> None:
-    assert trading_days.get_first_partition_key() == FIRST.isoformat()
     materialize(instance, "daily_bars", SIX)
     assert instance.get_materialized_partitions(dg.AssetKey("daily_bars")) == {
         d.isoformat() for d in SIX
@@ -95,7 +93,8 @@ def test_one_request_per_matured_session_never_repeated_then_backfill(
     # (b) one request per matured session, keyed by its partition.
     requests, cursor = evaluate(instance, definitions)
     assert requests == expected(SIX[:3])
-    assert all(key in trading_days.get_partition_keys() for key, _ in requests)
+    keys = definitions.resolve_job_def("score_outcomes").partitions_def.get_partition_keys()
+    assert all(key in keys for key, _ in requests)
     assert ScoringCursor.parse(cursor) == ScoringCursor(SIX[2], frozenset())
 
     # (c) same instance state, the stored cursor: no repeat.
@@ -142,11 +141,8 @@ def test_the_sensor_targets_the_score_outcomes_job_in_the_definitions(
     settings: Settings,
 ) -> None:
     """(f) The sensor runs `score_outcomes` (signal_outcomes only) and is loaded with the rest."""
-    assert outcomes_sensor.job_name == "score_outcomes"
-    assert score_outcomes_job.name == "score_outcomes"
     definitions = build_definitions(settings)
-    assert outcomes_sensor in list(definitions.sensors or [])
-    assert definitions.resolve_sensor_def(outcomes_sensor.name).job_name == "score_outcomes"
+    assert definitions.resolve_sensor_def("outcomes_sensor").job_name == "score_outcomes"
     job = definitions.resolve_job_def("score_outcomes")
     assert job.asset_layer.executable_asset_keys == {dg.AssetKey("signal_outcomes")}
-    assert job.partitions_def == trading_days
+    assert job.partitions_def.get_first_partition_key() == settings.start_date.isoformat()

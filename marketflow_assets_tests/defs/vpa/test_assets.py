@@ -10,16 +10,18 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
-from marketflow_assets.defs.bars.assets import daily_bars
 from marketflow_assets.defs.resources import resources_from_settings
-from marketflow_assets.defs.vpa.assets import vpa_features, vpa_signals
-from marketflow_assets.defs.vpa.checks import (
+from marketflow_assets.runs.launch import RANGE_END_TAG, RANGE_START_TAG
+from marketflow_assets.runs.report import failure_reasons
+from marketflow_assets.settings import Settings
+from marketflow_assets_tests.defs.built import (
+    daily_bars,
     features_unique_keys,
     signals_unique_keys,
+    vpa_features,
+    vpa_signals,
     warmup_coverage,
 )
-from marketflow_assets.runner import RANGE_END_TAG, RANGE_START_TAG, failure_reasons
-from marketflow_assets.settings import Settings
 
 CHECKS = [warmup_coverage, features_unique_keys, signals_unique_keys]
 ASSETS = [daily_bars, vpa_features, vpa_signals, *CHECKS]

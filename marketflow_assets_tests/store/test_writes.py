@@ -9,7 +9,7 @@ from marketflow_assets.calendar import sessions_between
 from marketflow_assets.sources.quality import sort_bars
 from marketflow_assets.store.connection import open_store
 from marketflow_assets.store.reads import missing_sessions, read_bars
-from marketflow_assets.store.windows import replace_windows
+from marketflow_assets.store.writes import replace_windows
 from marketflow_assets.vpa.events import EVENT_COLUMNS
 from marketflow_assets.vpa.features import FEATURE_COLUMNS, ORIGIN_DEPENDENT
 from marketflow_assets.vpa.signals import SIGNAL_COLUMNS

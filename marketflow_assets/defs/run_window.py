@@ -1,0 +1,65 @@
+"""What a partitioned run may read: the sessions it covers (a single-run backfill covers many),
+its history in the store, and rows made with the current rules only."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import dagster as dg
+import duckdb
+
+from marketflow_assets.calendar import describe_sessions, sessions_before, sessions_between
+from marketflow_assets.store.reads import missing_sessions
+
+
+@dataclass(frozen=True)
+class RunWindow:
+    """The first and last session of a run's partition range (both inclusive), and the first
+    partition, before which there is no history."""
+
+    start: dt.date
+    end: dt.date
+    first: dt.date
+
+    @classmethod
+    def of(
+        cls, context: dg.AssetExecutionContext | dg.AssetCheckExecutionContext, first: dt.date
+    ) -> RunWindow:
+        """The window of a run; `context.partition_key_range` serves single and range runs."""
+        keys = context.partition_key_range
+        return cls(dt.date.fromisoformat(keys.start), dt.date.fromisoformat(keys.end), first)
+
+    @property
+    def sessions(self) -> list[dt.date]:
+        """Every session of the window."""
+        return sessions_between(self.start, self.end)
+
+    def history(self, count: int) -> list[dt.date]:
+        """Up to `count` partition sessions before the window (none before the first)."""
+        return sessions_before(self.start, count, floor=self.first)
+
+    def require(
+        self, conn: duckdb.DuckDBPyConnection, upstream: str, history: int = 0
+    ) -> list[dt.date]:
+        """The `history` sessions before the window, failing the run if `upstream` has not
+        written any of them or of the window itself, so nothing is computed from a cut window."""
+        before = self.history(history)
+        missing = missing_sessions(conn, upstream, [*before, *self.sessions])
+        if missing:
+            raise dg.Failure(
+                f"{upstream} has not been materialised for {describe_sessions(missing)}; "
+                f"this window needs {len(before)} earlier session(s) and its own. "
+                f"Materialise {upstream} for them first (e.g. a backfill of that range)."
+            )
+        return before
+
+
+def require_rules(table: str, hashes: list[str], current: str) -> None:
+    """Fail when stored rows were computed with other rules than the ones loaded now."""
+    stale = sorted(set(hashes) - {current})
+    if stale:
+        raise dg.Failure(
+            f"{table} in this window were computed with rules {', '.join(h[:12] for h in stale)}, "
+            f"not the current {current[:12]}; re-materialise them first."
+        )
