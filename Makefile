@@ -18,7 +18,7 @@ setup: $(INSTALLED)
 # Copied once: an existing instance config in DAGSTER_HOME is never overwritten.
 $(DAGSTER_HOME)/dagster.yaml:
 	mkdir -p $(DAGSTER_HOME)
-	cp dagster.yaml $(DAGSTER_HOME)/dagster.yaml
+	cp marketflow_assets/dagster.yaml $(DAGSTER_HOME)/dagster.yaml
 
 demo: $(INSTALLED) $(DAGSTER_HOME)/dagster.yaml
 	$(BIN)/marketflow demo

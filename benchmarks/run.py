@@ -28,7 +28,7 @@ from marketflow_assets.definitions import build_definitions, definitions_for
 from marketflow_assets.defs.area import AreaContext
 from marketflow_assets.runs.launch import run_stage
 from marketflow_assets.runs.plan import selection_stage, staged_backfill
-from marketflow_assets.settings import PROJECT_ROOT, Settings
+from marketflow_assets.settings import INSTANCE_CONFIG, Settings
 from marketflow_assets.sources import sample
 from marketflow_assets.sources.quality import sort_bars
 from marketflow_assets.store.connection import open_store
@@ -61,7 +61,7 @@ def bench_ingest(workdir: Path) -> dict[str, object]:
     settings = Settings.from_env({"MARKETFLOW_DATA_DIR": str(workdir / "data")})
     home = workdir / "home"
     home.mkdir()
-    shutil.copyfile(PROJECT_ROOT / "dagster.yaml", home / "dagster.yaml")
+    shutil.copyfile(INSTANCE_CONFIG, home / "dagster.yaml")
     instance = dg.DagsterInstance.from_config(str(home))
     defs = build_definitions(settings)
     first, last = sessions[0].isoformat(), sessions[-1].isoformat()
@@ -69,7 +69,7 @@ def bench_ingest(workdir: Path) -> dict[str, object]:
     assert run.success
     whole_home = workdir / "whole_home"
     whole_home.mkdir()
-    shutil.copyfile(PROJECT_ROOT / "dagster.yaml", whole_home / "dagster.yaml")
+    shutil.copyfile(INSTANCE_CONFIG, whole_home / "dagster.yaml")
     whole_settings = Settings.from_env({"MARKETFLOW_DATA_DIR": str(workdir / "whole")})
     stages, whole_s = timed(
         run_staged,

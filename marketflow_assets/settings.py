@@ -1,4 +1,9 @@
-"""Paths and knobs from environment variables, with defaults that work in a fresh checkout."""
+"""Paths and knobs from environment variables, with defaults for a checkout or a wheel install.
+
+The templates and rules default to the copies packaged with the code. The data folder defaults
+to the checkout's `data/` when the package lies in a source checkout, and to `./data` of the
+working directory otherwise (a wheel install, whose package sits in site-packages).
+"""
 
 from __future__ import annotations
 
@@ -6,9 +11,16 @@ import datetime as dt
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
+from importlib.resources import files
 from pathlib import Path
 
+from marketflow_assets.vpa.rules import DEFAULT_RULES_PATH
+
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
+# Package data, so a wheel install finds it too; the package is installed unzipped.
+DEFAULT_TEMPLATES_DIR = Path(str(files("marketflow_assets").joinpath("templates")))
+# The instance config copied into a new DAGSTER_HOME: storage, the `duckdb` pool, run retries.
+INSTANCE_CONFIG = Path(str(files("marketflow_assets").joinpath("dagster.yaml")))
 SOURCE_NAMES = ("sample", "files", "yfinance")
 DEFAULT_START_DATE = dt.date(2009, 8, 21)
 
@@ -27,7 +39,8 @@ class Settings:
     files_dir: Path | None
     tickers: tuple[str, ...] | None
     start_date: dt.date
-    templates_dir: Path = PROJECT_ROOT / "templates"
+    templates_dir: Path = DEFAULT_TEMPLATES_DIR
+    rules_path: Path = DEFAULT_RULES_PATH
     # Overrides `training.quiet_sample` of the rules when set.
     quiet_sample: float | None = None
 
@@ -43,7 +56,7 @@ class Settings:
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
         """Read and validate MARKETFLOW_* variables; raise SettingsError naming the bad one."""
         env = os.environ if environ is None else environ
-        data_dir = Path(env.get("MARKETFLOW_DATA_DIR") or PROJECT_ROOT / "data")
+        data_dir = Path(env.get("MARKETFLOW_DATA_DIR") or default_data_dir())
         duckdb_path = Path(env.get("MARKETFLOW_DUCKDB") or data_dir / "marketflow.duckdb")
 
         source = (env.get("MARKETFLOW_SOURCE") or "sample").strip().lower()
@@ -76,11 +89,15 @@ class Settings:
                 f"MARKETFLOW_START_DATE={raw_start!r} is not a date (YYYY-MM-DD)"
             ) from exc
 
-        templates_dir = Path(env.get("MARKETFLOW_TEMPLATES_DIR") or PROJECT_ROOT / "templates")
+        templates_dir = Path(env.get("MARKETFLOW_TEMPLATES_DIR") or DEFAULT_TEMPLATES_DIR)
         if not templates_dir.is_dir():
             raise SettingsError(
                 f"MARKETFLOW_TEMPLATES_DIR={templates_dir} is not an existing folder"
             )
+
+        rules_path = Path(env.get("MARKETFLOW_RULES") or DEFAULT_RULES_PATH)
+        if not rules_path.is_file():
+            raise SettingsError(f"MARKETFLOW_RULES={rules_path} is not an existing file")
 
         raw_quiet = env.get("MARKETFLOW_QUIET_SAMPLE")
         quiet_sample = None if not raw_quiet else _fraction("MARKETFLOW_QUIET_SAMPLE", raw_quiet)
@@ -93,6 +110,7 @@ class Settings:
             tickers=tickers,
             start_date=start_date,
             templates_dir=templates_dir,
+            rules_path=rules_path,
             quiet_sample=quiet_sample,
         )
 
@@ -106,6 +124,22 @@ def _fraction(name: str, raw: str) -> float:
     if not 0.0 <= value <= 1.0:
         raise SettingsError(f"{name}={raw!r} is not a fraction between 0 and 1")
     return value
+
+
+def working_dir(root: Path = PROJECT_ROOT) -> Path:
+    """The checkout at `root` (it holds pyproject.toml), else the current folder: where the
+    store and Dagster's home go by default, never inside an installed package."""
+    return root if (root / "pyproject.toml").is_file() else Path.cwd()
+
+
+def default_data_dir(root: Path = PROJECT_ROOT) -> Path:
+    """`data/` of the checkout at `root`, else `./data` of the current folder."""
+    return working_dir(root) / "data"
+
+
+def default_dagster_home(root: Path = PROJECT_ROOT) -> Path:
+    """`.dagster_home/` of the checkout at `root`, else of the current folder."""
+    return working_dir(root) / ".dagster_home"
 
 
 def parse_tickers(raw: str) -> tuple[str, ...] | None:

@@ -3,7 +3,14 @@ from pathlib import Path
 
 import pytest
 
-from marketflow_assets.settings import PROJECT_ROOT, Settings, SettingsError, parse_tickers
+from marketflow_assets.settings import (
+    PROJECT_ROOT,
+    Settings,
+    SettingsError,
+    default_data_dir,
+    parse_tickers,
+)
+from marketflow_assets.training.templates import CONVERSATION_TYPES
 
 
 def test_defaults_use_the_sample_and_the_data_folder() -> None:
@@ -50,9 +57,23 @@ def test_tickers_are_upper_cased_and_deduplicated() -> None:
     assert parse_tickers(" , ") is None
 
 
-def test_training_settings_default_to_the_project_templates() -> None:
+def test_data_folder_defaults_to_the_checkout_or_the_working_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert (PROJECT_ROOT / "pyproject.toml").is_file()
+    assert default_data_dir() == PROJECT_ROOT / "data"
+    site_packages = tmp_path / "site-packages"
+    site_packages.mkdir()
+    monkeypatch.chdir(tmp_path)
+    assert default_data_dir(site_packages) == tmp_path / "data"
+    (site_packages / "pyproject.toml").touch()
+    assert default_data_dir(site_packages) == site_packages / "data"
+
+
+def test_training_settings_default_to_the_packaged_templates() -> None:
     settings = Settings.from_env({})
-    assert settings.templates_dir == PROJECT_ROOT / "templates"
+    assert settings.templates_dir.resolve() == PROJECT_ROOT / "marketflow_assets" / "templates"
+    assert {p.stem for p in settings.templates_dir.glob("*.j2")} >= {"system", *CONVERSATION_TYPES}
     assert settings.quiet_sample is None  # the rules' share
 
 
@@ -68,3 +89,20 @@ def test_quiet_sample_must_be_a_fraction(raw: str) -> None:
     with pytest.raises(SettingsError, match=f"MARKETFLOW_QUIET_SAMPLE='{raw}'"):
         Settings.from_env({"MARKETFLOW_QUIET_SAMPLE": raw})
     assert Settings.from_env({"MARKETFLOW_QUIET_SAMPLE": "0.2"}).quiet_sample == 0.2
+
+
+def test_rules_default_to_the_packaged_file() -> None:
+    rules_path = Settings.from_env({}).rules_path
+    assert rules_path.resolve() == PROJECT_ROOT / "marketflow_assets" / "vpa" / "rules.yaml"
+
+
+def test_rules_file_must_exist(tmp_path: Path) -> None:
+    with pytest.raises(
+        SettingsError, match=r"MARKETFLOW_RULES=.*missing\.yaml.*not an existing file"
+    ):
+        Settings.from_env({"MARKETFLOW_RULES": str(tmp_path / "missing.yaml")})
+    with pytest.raises(SettingsError, match="MARKETFLOW_RULES="):
+        Settings.from_env({"MARKETFLOW_RULES": str(tmp_path)})
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(Settings.from_env({}).rules_path.read_text())
+    assert Settings.from_env({"MARKETFLOW_RULES": str(rules)}).rules_path == rules

@@ -32,7 +32,7 @@ class AreaContext:
         return cls(
             settings=settings,
             partitions=trading_day_partitions(settings.start_date),
-            rules=load_rules(),
+            rules=load_rules(settings.rules_path),
         )
 
     @property

@@ -15,7 +15,7 @@ from typing import Any
 import dagster as dg
 
 from marketflow_assets.runs.plan import Stage
-from marketflow_assets.settings import PROJECT_ROOT
+from marketflow_assets.settings import INSTANCE_CONFIG, default_dagster_home
 
 RANGE_START_TAG = "dagster/asset_partition_range_start"
 RANGE_END_TAG = "dagster/asset_partition_range_end"
@@ -40,12 +40,13 @@ class StepUpdate:
 
 
 def project_instance() -> dg.DagsterInstance:
-    """The instance in DAGSTER_HOME (default `.dagster_home/`, with the project's dagster.yaml)."""
-    home = Path(os.environ.get("DAGSTER_HOME") or PROJECT_ROOT / ".dagster_home")
+    """The instance in DAGSTER_HOME (default `.dagster_home/`), given the project's instance
+    config when it has none."""
+    home = Path(os.environ.get("DAGSTER_HOME") or default_dagster_home())
     home.mkdir(parents=True, exist_ok=True)
     config = home / "dagster.yaml"
-    if not config.exists() and (PROJECT_ROOT / "dagster.yaml").exists():
-        shutil.copyfile(PROJECT_ROOT / "dagster.yaml", config)
+    if not config.exists():
+        shutil.copyfile(INSTANCE_CONFIG, config)
     os.environ["DAGSTER_HOME"] = str(home)
     return dg.DagsterInstance.get()
 

@@ -1,9 +1,9 @@
 """The Jinja templates of the training pairs: loaded sandboxed and strict, rendered per snapshot.
 
-`templates/` holds `system.j2` (the shared system prompt, rendered without context) and one
-`<conversation type>.j2` per type with a `user` and an `assistant` block; files starting with
-`_` hold shared macros. A template sees the snapshot's fields (and the whole snapshot as
-`snapshot`) and nothing else.
+`marketflow_assets/templates/` (package data) holds `system.j2` (the shared system prompt,
+rendered without context) and one `<conversation type>.j2` per type with a `user` and an
+`assistant` block; files starting with `_` hold shared macros. A template sees the snapshot's
+fields (and the whole snapshot as `snapshot`) and nothing else.
 
 Rendering runs at some 20,000 pairs a second on one core: the environment (`sandbox.py`) takes
 a few fast paths through the sandbox, filters remember what they formatted, and a snapshot's
@@ -22,11 +22,10 @@ from typing import Any
 import jinja2
 from jinja2.runtime import Context, Macro
 
-from marketflow_assets.settings import PROJECT_ROOT
+from marketflow_assets.settings import DEFAULT_TEMPLATES_DIR
 from marketflow_assets.training.filters import FILTERS
 from marketflow_assets.training.sandbox import SHARED_MACRO_OUTPUTS, SnapshotEnvironment
 
-DEFAULT_TEMPLATES_DIR = PROJECT_ROOT / "templates"
 SYSTEM_TEMPLATE = "system.j2"
 CONVERSATION_TYPES = (
     "vpa_analysis",

@@ -5,13 +5,15 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
+from importlib.resources import files
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
 import yaml
 
-DEFAULT_RULES_PATH = Path(__file__).with_name("rules.yaml")
+# Package data, so a wheel install finds it too; the package is installed unzipped.
+DEFAULT_RULES_PATH = Path(str(files("marketflow_assets.vpa").joinpath("rules.yaml")))
 
 PATTERN_IDS = (
     "no_demand",

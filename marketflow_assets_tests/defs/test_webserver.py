@@ -26,7 +26,7 @@ from typing import Any
 import duckdb
 import pytest
 
-from marketflow_assets.settings import PROJECT_ROOT
+from marketflow_assets.settings import INSTANCE_CONFIG, PROJECT_ROOT
 
 PARTITION = "2009-08-21"  # the first partition: its VPA needs no earlier history
 JOB_NAME = "daily_pipeline"
@@ -225,7 +225,7 @@ def dagster_server(tmp_path: Path) -> Iterator[Server]:
     """`dagster dev` on a free 127.0.0.1 port, with DAGSTER_HOME and DuckDB in tmp_path."""
     dagster_home = tmp_path / "dagster_home"
     dagster_home.mkdir()
-    shutil.copy(PROJECT_ROOT / "dagster.yaml", dagster_home / "dagster.yaml")
+    shutil.copy(INSTANCE_CONFIG, dagster_home / "dagster.yaml")
     duckdb_path = tmp_path / "store" / "marketflow.duckdb"
     log_path = tmp_path / "dagster_dev.log"
     port = free_port()

@@ -1,5 +1,5 @@
-"""The real templates of `templates/`: they render every kind of snapshot in plain English, fail
-loudly with the file and line, stay in the sandbox, and cannot leak fields beyond the analysis."""
+"""The packaged templates: they render every kind of snapshot in plain English, fail loudly
+with the file and line, stay in the sandbox, and cannot leak fields beyond the analysis."""
 
 from __future__ import annotations
 
