@@ -15,14 +15,12 @@ from pathlib import Path
 
 import polars as pl
 
+from marketflow_assets.chain import sample_chain
 from marketflow_assets.training.export import export_dataset
 from marketflow_assets.training.lint import lint_pairs
 from marketflow_assets.training.pairs import render_pairs, select_snapshots
 from marketflow_assets.training.templates import load_templates
 from marketflow_assets.vpa import load_rules
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from marketflow_assets_tests.chain import sample_chain
 
 TARGET_PAIRS_PER_S = 20_000
 REPEATS = 3

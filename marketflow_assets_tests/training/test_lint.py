@@ -9,11 +9,11 @@ import time
 import polars as pl
 import pytest
 
+from marketflow_assets.chain import sample_chain
 from marketflow_assets.training.lint import PROBLEM_COLUMNS, lint_pairs
 from marketflow_assets.training.pairs import render_pairs, select_snapshots
 from marketflow_assets.training.templates import load_templates
 from marketflow_assets.vpa import load_rules
-from marketflow_assets_tests.chain import sample_chain
 from marketflow_assets_tests.training.fixtures.cases import (
     buy_with_events,
     changed,
