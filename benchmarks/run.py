@@ -122,6 +122,7 @@ def main() -> int:
     print(json.dumps(figures, indent=2))
     stages = ("ingest_sample", "vpa", "training", "validation")
     met = [figures[stage]["meets_target"] for stage in stages]
+    met.append(figures["training"]["lint_meets_target"])
     return 0 if all(met) else 1
 
 

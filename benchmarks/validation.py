@@ -11,20 +11,17 @@ import json
 import sys
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import TypeVar
 
 import polars as pl
 
 from marketflow_assets.calendar import sessions_between
+from marketflow_assets.chain import sample_chain
 from marketflow_assets.validation.calibration import calibrate, rule_flags
 from marketflow_assets.validation.forward_window import matured_days
 from marketflow_assets.validation.outcomes import compute_outcomes
 from marketflow_assets.validation.scorecard import build_scorecard
 from marketflow_assets.vpa import load_rules
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from marketflow_assets_tests.chain import sample_chain
 
 TARGET_OUTCOMES_S = 5.0
 REPEATS = 3

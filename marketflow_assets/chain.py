@@ -31,6 +31,7 @@ class Chain:
     flags: pl.DataFrame
 
     def snapshots(self, rules: Rules) -> pl.DataFrame:
+        """The analysis snapshots of this chain, as the `analysis_snapshots` asset builds them."""
         return build_snapshots(
             self.features, self.events, self.signals, self.calibration, self.flags, rules
         )
