@@ -10,6 +10,8 @@ import exchange_calendars as xcals
 import pandas as pd
 
 EXCHANGE = "XNYS"
+# Sessions a week holds at most: one per weekday.
+WEEKDAYS = 5
 
 
 @lru_cache(maxsize=8)

@@ -40,9 +40,6 @@ SNAPSHOT_COLUMNS = (
     "payload",
 )
 
-# Wyckoff phases read from the trend and the net direction of the day's events.
-PHASES = ("accumulation", "markup", "distribution", "markdown", "trading_range", "undetermined")
-
 
 def build_snapshots(
     features: pl.DataFrame,

@@ -7,10 +7,9 @@ import bisect
 import datetime as dt
 from collections.abc import Collection, Sequence
 
-from marketflow_assets.calendar import sessions_between
+from marketflow_assets.calendar import WEEKDAYS, sessions_between
 
 DAYS_PER_WEEK = 7
-WEEKDAYS = 5
 # Weekdays among the 1..6 days after a weekday: at most four, as a weekend day falls in five.
 MAX_WEEKDAYS_AFTER = 4
 

@@ -40,7 +40,6 @@ from marketflow_assets.vpa.weekly import TREND, WEEKLY_PRICE_COLUMNS, weekly_col
 
 VOLUME_CLASSES = ("very_low", "low", "average", "high", "ultra_high")
 SPREAD_CLASSES = ("narrow", "average", "wide", "very_wide")
-TREND_STATES = ("up", "down", "sideways")
 EFFORT_RESULTS = ("effort_without_result", "result_without_effort", "harmony", "neutral")
 VOLUME_CLASS = pl.Enum(VOLUME_CLASSES)
 SPREAD_CLASS = pl.Enum(SPREAD_CLASSES)

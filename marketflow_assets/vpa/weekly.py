@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import polars as pl
 
+from marketflow_assets.calendar import WEEKDAYS
 from marketflow_assets.vpa.frame import START, C, H, L, N, O, V, lag, ratio
 
 WEEKLY_PRICE_COLUMNS = ("week_open", "week_high", "week_low", "weekly_sma")
-MAX_WEEK_BARS = 5
 TREND = pl.Enum(("up", "down", "sideways"))
 
 
@@ -29,29 +29,25 @@ def weekly_columns(frame: pl.DataFrame, spec: dict) -> list[pl.Series]:
     week = (pl.col("date").cast(pl.Int32) + 3) // 7  # Monday-based week number
     daily = frame.select(START, N, O, H, L, C, V, week.alias("_week"))
     # Dates being sorted, the bars of a week so far are the last `week_bars` rows (at most
-    # MAX_WEEK_BARS are read); maxima, minima and the sum run back from the day itself.
-    same_week = [
-        (pl.col("_week") == lag("_week", k)).fill_null(False) for k in range(1, MAX_WEEK_BARS)
-    ]
+    # WEEKDAYS are read); maxima, minima and the sum run back from the day itself.
+    same_week = [(pl.col("_week") == lag("_week", k)).fill_null(False) for k in range(1, WEEKDAYS)]
     new_week = (pl.col(N) == 0) | (pl.col("_week") != pl.col("_week").shift(1))
     daily = daily.with_columns(
         new_week.alias("_new_week"),
         *(s.alias(f"_same{k}") for k, s in enumerate(same_week, start=1)),
     )
     volumes = [pl.col(V)]
-    for k in range(1, MAX_WEEK_BARS):
+    for k in range(1, WEEKDAYS):
         volumes.append(pl.when(pl.col(f"_same{k}")).then(pl.col(V).shift(k)).otherwise(0.0))
     daily = daily.with_columns(
-        (1 + pl.sum_horizontal(pl.col(f"_same{k}") for k in range(1, MAX_WEEK_BARS))).alias(
-            "week_bars"
-        ),
+        (1 + pl.sum_horizontal(pl.col(f"_same{k}") for k in range(1, WEEKDAYS))).alias("week_bars"),
         pl.col(H).alias("week_high"),
         pl.col(L).alias("week_low"),
         _tree_sum(volumes).alias("week_volume"),
     )
     # One step per earlier bar, each reading the last step's column (nesting the expressions
     # instead would evaluate them over and over).
-    for k in range(1, MAX_WEEK_BARS):
+    for k in range(1, WEEKDAYS):
         same, high, low = pl.col(f"_same{k}"), pl.col(H).shift(k), pl.col(L).shift(k)
         daily = daily.with_columns(
             pl.when(same & (high > pl.col("week_high")))
