@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
 
-.PHONY: setup demo test lint format ui bench figures status clean
+.PHONY: setup demo test validate lint format ui bench figures status clean
 
 $(INSTALLED): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -25,6 +25,10 @@ demo: $(INSTALLED) $(DAGSTER_HOME)/dagster.yaml
 
 test: $(INSTALLED)
 	$(BIN)/python -m pytest
+
+# Dagster's own check of the code location, as the UI would load it.
+validate: $(INSTALLED) $(DAGSTER_HOME)/dagster.yaml
+	$(BIN)/dagster definitions validate -w workspace.yaml
 
 lint: $(INSTALLED)
 	$(BIN)/ruff format --check .

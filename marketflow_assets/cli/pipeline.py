@@ -172,7 +172,8 @@ def cmd_demo(settings: Settings, _args: argparse.Namespace) -> int:
         f"\nStore: {settings.duckdb_path}\n"
         f"Dagster run history: {project_instance().root_directory}\n"
         "Open the UI with `make ui`, then http://127.0.0.1:3000 (assets, runs, backfills).\n"
-        "Query from a notebook: duckdb.connect(path, read_only=True).sql('SELECT * FROM bars').pl()"
+        "From a notebook: marketflow_assets.store.queries.query_snapshots(...), or a read-only "
+        "DuckDB connection to the store (README, 'From a notebook')."
     )
     return 0
 

@@ -3,6 +3,8 @@ raised rather than Dagster's wrapper of it."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import dagster as dg
 
 
@@ -18,6 +20,17 @@ def failure_reasons(result: dg.ExecuteInProcessResult) -> list[str]:
             error is not None and error.cause is not None and error.cls_name.startswith("Dagster")
         ):
             error = error.cause
-        message = error.message.strip() if error is not None else "unknown error"
-        reasons.append(f"{event.step_key}: {message.splitlines()[0] if message else message}")
+        reasons.append(f"{event.step_key}: {_headline(error)}")
     return reasons
+
+
+def _headline(error: Any) -> str:
+    """The first line of the error: the message of a Failure we raised, else the exception's
+    class (without its module) and message."""
+    if error is None:
+        return "unknown error"
+    line = (error.message.strip().splitlines() or [""])[0]
+    head, sep, rest = line.partition(": ")
+    if sep and head.rsplit(".", 1)[-1] == error.cls_name:
+        return rest if error.cls_name == "Failure" else f"{error.cls_name}: {rest}"
+    return line

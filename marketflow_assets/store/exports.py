@@ -29,30 +29,22 @@ def read_reviewed_pairs(
     ).pl()
 
 
-def record_export(
-    conn: duckdb.DuckDBPyConnection,
-    summary: ExportSummary,
-    *,
-    name: str,
-    start: dt.date | None,
-    end: dt.date | None,
-    only_approved: bool,
-) -> None:
-    """Replace the `exports` row of `name` with this export's facts, in one transaction."""
+def record_export(conn: duckdb.DuckDBPyConnection, summary: ExportSummary) -> None:
+    """Replace the `exports` row of the summary's name with its facts, in one transaction."""
     conn.execute("BEGIN TRANSACTION")
     try:
-        conn.execute("DELETE FROM exports WHERE name = ?", [name])
+        conn.execute("DELETE FROM exports WHERE name = ?", [summary.name])
         conn.execute(
             "INSERT INTO exports (name, path, start_date, end_date, only_approved, pairs, "
             "train_rows, validation_rows, test_rows, near_duplicates_dropped, manifest_sha256, "
             "exported_at, split_mode, split_note) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, now()::TIMESTAMP, ?, ?)",
             [
-                name,
+                summary.name,
                 str(summary.path),
-                start,
-                end,
-                only_approved,
+                summary.start,
+                summary.end,
+                summary.only_approved,
                 summary.pairs_in,
                 # A one-split export writes no validation or test rows.
                 *(summary.rows.get(split, 0) for split in SPLITS),

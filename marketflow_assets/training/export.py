@@ -76,8 +76,12 @@ class ExportError(ValueError):
 
 @dataclass(frozen=True)
 class ExportSummary:
-    """What an export wrote, where, and what it left out."""
+    """What an export wrote, where, from which selection, and what it left out."""
 
+    name: str
+    start: dt.date | None
+    end: dt.date | None
+    only_approved: bool
     path: Path
     split: str
     note: str | None
@@ -369,6 +373,10 @@ def export_dataset(
         shutil.rmtree(staging, ignore_errors=True)
         raise
     return ExportSummary(
+        name=name,
+        start=start,
+        end=end,
+        only_approved=only_approved,
         path=target,
         split=mode,
         note=note,

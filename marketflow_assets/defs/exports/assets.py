@@ -2,6 +2,7 @@
 
 import datetime as dt
 from pathlib import Path
+from typing import Any
 
 import dagster as dg
 
@@ -23,14 +24,21 @@ class ExportConfig(dg.Config):
     split: str = "auto"
     max_similar: int | None = None
 
-    def dates(self) -> tuple[dt.date | None, dt.date | None]:
-        """`start` and `end` as dates; a Failure naming a field that is not one."""
+    def options(self) -> dict[str, Any]:
+        """The keyword arguments of `export_dataset`; a Failure naming a bad field."""
         try:
-            return tuple(  # type: ignore[return-value]
-                dt.date.fromisoformat(text) if text else None for text in (self.start, self.end)
-            )
+            start, end = (dt.date.fromisoformat(t) if t else None for t in (self.start, self.end))
+            name = check_export_name(self.name)
         except ValueError as exc:
-            raise dg.Failure(f"start/end must be dates (YYYY-MM-DD): {exc}") from None
+            raise dg.Failure(f"export config: {exc}") from None
+        return {
+            "name": name,
+            "start": start,
+            "end": end,
+            "only_approved": self.only_approved,
+            "split": self.split,
+            "max_similar": self.max_similar,
+        }
 
 
 def build_assets(area: AreaContext) -> list[dg.AssetsDefinition]:
@@ -46,32 +54,17 @@ def build_assets(area: AreaContext) -> list[dg.AssetsDefinition]:
         training: TrainingResource,
     ) -> dg.MaterializeResult:
         """Chat and instruction JSONL, Parquet, a dataset card and a manifest, split in time."""
-        start, end = config.dates()
+        options = config.options()
         with store.get_connection() as conn:
-            pairs = read_reviewed_pairs(conn, area.rules.hash, start, end)
+            pairs = read_reviewed_pairs(conn, area.rules.hash, options["start"], options["end"])
             context.log.info(f"exporting from {pairs.height} pairs")
             try:
                 summary = export_dataset(
-                    pairs,
-                    Path(training.exports_dir),
-                    name=check_export_name(config.name),
-                    start=start,
-                    end=end,
-                    only_approved=config.only_approved,
-                    rules=area.rules.exports,
-                    split=config.split,
-                    max_similar=config.max_similar,
+                    pairs, Path(training.exports_dir), rules=area.rules.exports, **options
                 )
             except ExportError as exc:
                 raise dg.Failure(str(exc)) from exc
-            record_export(
-                conn,
-                summary,
-                name=config.name,
-                start=start,
-                end=end,
-                only_approved=config.only_approved,
-            )
+            record_export(conn, summary)
         if summary.note:
             context.log.warning(summary.note)
         card = (summary.path / "README.md").read_text()

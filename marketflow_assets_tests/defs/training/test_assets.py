@@ -23,6 +23,7 @@ from marketflow_assets.settings import Settings
 from marketflow_assets.store import reviews
 from marketflow_assets.training.snapshots import load_snapshot
 from marketflow_assets.validation.forward_window import matured_days
+from marketflow_assets.vpa import load_rules
 from marketflow_assets_tests.defs.built import (
     analysis_snapshots,
     daily_bars,
@@ -41,10 +42,11 @@ TRAINING = [analysis_snapshots, training_pairs, snapshots_unique_keys, pairs_uni
 ANALYSIS = [daily_bars, vpa_features, vpa_signals]
 ASSETS = [*ANALYSIS, signal_outcomes, signal_calibration, *TRAINING, template_lint]
 START, END = "2009-08-21", "2010-04-30"
-# The last session whose 30-day window ends by END: outcomes are scored up to it.
+# The last session whose forward window ends by END: outcomes are scored up to it.
 SCORED_END = matured_days(
     sessions_between(dt.date.fromisoformat(START), dt.date.fromisoformat(END)),
     sessions_between(dt.date.fromisoformat(START), dt.date.fromisoformat(END)),
+    load_rules().outcomes.window_days,
 )[-1].isoformat()
 
 
