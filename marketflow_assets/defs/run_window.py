@@ -4,13 +4,16 @@ its history in the store, and rows made with the current rules only."""
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import dagster as dg
 import duckdb
+import polars as pl
 
 from marketflow_assets.calendar import describe_sessions, sessions_before, sessions_between
 from marketflow_assets.store.reads import missing_sessions
+from marketflow_assets.store.writes import replace_windows
 
 
 @dataclass(frozen=True)
@@ -53,6 +56,19 @@ class RunWindow:
                 f"Materialise {upstream} for them first (e.g. a backfill of that range)."
             )
         return before
+
+    def write(
+        self,
+        conn: duckdb.DuckDBPyConnection,
+        frames: Mapping[str, pl.DataFrame],
+        asset: str,
+        scope: Mapping[str, str] | None = None,
+    ) -> None:
+        """Replace the window's rows of each table with its frame and record its sessions as
+        written by `asset`, in one transaction."""
+        replace_windows(
+            conn, frames, self.start, self.end, asset=asset, sessions=self.sessions, scope=scope
+        )
 
 
 def require_rules(table: str, hashes: list[str], current: str) -> None:

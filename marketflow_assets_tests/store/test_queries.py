@@ -122,7 +122,9 @@ def test_training_stats_counts_pairs_exports_and_snapshots(store: Path) -> None:
         reviews.approve(conn, approved, reviewer="ana")
         reviews.reject(conn, rejected, reason="vague", reviewer="ana")
         conn.execute(
-            "INSERT INTO exports VALUES "
+            "INSERT INTO exports (name, path, start_date, end_date, only_approved, pairs, "
+            "train_rows, validation_rows, test_rows, near_duplicates_dropped, manifest_sha256, "
+            "exported_at) VALUES "
             "('all', 'exports/all', NULL, NULL, false, 3, 2, 1, 0, 0, 'x', '2024-08-01 10:00'), "
             "('approved', 'exports/approved', NULL, NULL, true, 1, 1, 0, 0, 0, 'y', "
             "'2024-08-02 10:00')"

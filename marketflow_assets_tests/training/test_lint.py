@@ -145,6 +145,7 @@ def sample_snapshots() -> pl.DataFrame:
 def test_every_rendered_pair_of_the_sample_passes(sample_snapshots: pl.DataFrame) -> None:
     selected = select_snapshots(sample_snapshots, load_rules().training.quiet_sample)
     pairs = render_pairs(selected, TEMPLATES)
-    assert pairs.height == 130_290
+    # Quiet sessions are drawn by snapshot id, which holds the rules hash: new rules re-draw them.
+    assert pairs.height == 130_390
     found = lint_pairs(pairs, selected)
     assert found.height == 0, found.head(10)

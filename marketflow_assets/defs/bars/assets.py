@@ -10,7 +10,6 @@ from marketflow_assets.defs.run_window import RunWindow
 from marketflow_assets.sources import SourceError
 from marketflow_assets.sources.ingest import ingest_sessions
 from marketflow_assets.sources.quality import ingest_summary
-from marketflow_assets.store.writes import replace_windows
 
 
 def build_assets(area: AreaContext) -> list[dg.AssetsDefinition]:
@@ -36,9 +35,7 @@ def build_assets(area: AreaContext) -> list[dg.AssetsDefinition]:
             "corporate_actions": result.corporate_actions,
         }
         with store.get_connection() as conn:
-            replace_windows(
-                conn, frames, window.start, window.end, asset="daily_bars", sessions=window.sessions
-            )
+            window.write(conn, frames, "daily_bars")
         summary = ingest_summary(result, window.sessions, market_data.tickers)
         for problem in ("sessions_without_bars", "tickers_without_bars"):
             if summary[problem]:

@@ -8,7 +8,6 @@ from marketflow_assets.defs.area import AreaContext
 from marketflow_assets.defs.resources import StoreResource, TrainingResource
 from marketflow_assets.defs.run_window import RunWindow, require_rules
 from marketflow_assets.store.reads import read_window
-from marketflow_assets.store.writes import replace_windows
 from marketflow_assets.training.pairs import render_pairs, select_snapshots
 from marketflow_assets.training.snapshots import build_snapshots
 from marketflow_assets.training.summary import pair_summary, snapshot_summary
@@ -47,13 +46,10 @@ def build_assets(area: AreaContext) -> list[dg.AssetsDefinition]:
                 frames["rule_flags"],
                 rules,
             )
-            replace_windows(
+            window.write(
                 conn,
                 {"snapshots": snapshots},
-                window.start,
-                window.end,
-                asset="analysis_snapshots",
-                sessions=window.sessions,
+                "analysis_snapshots",
                 scope={"rules_hash": rules.hash},
             )
         summary = snapshot_summary(snapshots)
@@ -78,13 +74,10 @@ def build_assets(area: AreaContext) -> list[dg.AssetsDefinition]:
             began = time.perf_counter()
             pairs = render_pairs(selected, templates)
             seconds = time.perf_counter() - began
-            replace_windows(
+            window.write(
                 conn,
                 {"training_pairs": pairs},
-                window.start,
-                window.end,
-                asset="training_pairs",
-                sessions=window.sessions,
+                "training_pairs",
                 scope={"rules_hash": rules.hash},
             )
         hashes = {t.name: t.hash for t in templates}

@@ -18,7 +18,7 @@ from marketflow_assets.store.reads import (
     read_window,
     written_sessions,
 )
-from marketflow_assets.store.writes import replace_table, replace_windows
+from marketflow_assets.store.writes import replace_table
 from marketflow_assets.validation.calibration import calibration_tables
 from marketflow_assets.validation.forward_window import (
     matured_before,
@@ -74,14 +74,7 @@ def build_assets(area: AreaContext) -> list[dg.AssetsDefinition]:
             require_rules("signals", signals["rules_hash"].unique().to_list(), rules.hash)
             bars = read_bars(conn, window.start, needed[-1], with_splits=True)
             outcomes = compute_outcomes(signals, bars, rules=rules)
-            replace_windows(
-                conn,
-                {"outcomes": outcomes},
-                window.start,
-                window.end,
-                asset="signal_outcomes",
-                sessions=window.sessions,
-            )
+            window.write(conn, {"outcomes": outcomes}, "signal_outcomes")
         summary = outcome_summary(outcomes)
         return dg.MaterializeResult(metadata={**summary, "dagster/row_count": outcomes.height})
 
@@ -124,14 +117,7 @@ def build_assets(area: AreaContext) -> list[dg.AssetsDefinition]:
             require_rules("outcomes", outcomes["rules_hash"].unique().to_list(), rules.hash)
             events = read_window(conn, "events", path[0], window.end)
             frames = calibration_tables(outcomes, events, path, window.start, rules)
-            replace_windows(
-                conn,
-                frames,
-                window.start,
-                window.end,
-                asset="signal_calibration",
-                sessions=window.sessions,
-            )
+            window.write(conn, frames, "signal_calibration")
         return dg.MaterializeResult(
             metadata=calibration_summary(frames["calibration"], frames["rule_flags"])
         )

@@ -6,7 +6,6 @@ from marketflow_assets.defs.area import AreaContext
 from marketflow_assets.defs.resources import StoreResource
 from marketflow_assets.defs.run_window import RunWindow
 from marketflow_assets.store.reads import read_bars, read_window
-from marketflow_assets.store.writes import replace_windows
 from marketflow_assets.vpa import compute_features, compute_signals, detect_events
 from marketflow_assets.vpa.features import ORIGIN_DEPENDENT
 from marketflow_assets.vpa.summary import feature_summary, signal_summary
@@ -30,14 +29,7 @@ def build_assets(area: AreaContext) -> list[dg.AssetsDefinition]:
             context.log.info(f"computing features of {bars.height} bars ({len(before)} earlier)")
             features = compute_features(bars, rules)
             features = features.filter(features["date"] >= window.start).drop(ORIGIN_DEPENDENT)
-            replace_windows(
-                conn,
-                {"features": features},
-                window.start,
-                window.end,
-                asset="vpa_features",
-                sessions=window.sessions,
-            )
+            window.write(conn, {"features": features}, "vpa_features")
         summary = feature_summary(features, rules)
         return dg.MaterializeResult(metadata={**summary, "dagster/row_count": summary["rows"]})
 
@@ -57,14 +49,7 @@ def build_assets(area: AreaContext) -> list[dg.AssetsDefinition]:
             signals = compute_signals(
                 features.filter(features["date"] >= window.start), events, rules
             )
-            replace_windows(
-                conn,
-                {"events": events, "signals": signals},
-                window.start,
-                window.end,
-                asset="vpa_signals",
-                sessions=window.sessions,
-            )
+            window.write(conn, {"events": events, "signals": signals}, "vpa_signals")
         context.log.info(f"{events.height} events, {signals.height} signals")
         summary = signal_summary(events, signals, rules)
         return dg.MaterializeResult(metadata={**summary, "dagster/row_count": summary["rows"]})
