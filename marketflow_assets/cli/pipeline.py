@@ -9,14 +9,12 @@ from collections.abc import Sequence
 import dagster as dg
 from rich.markup import escape
 from rich.progress import Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
 from marketflow_assets.cli.output import console
 from marketflow_assets.cli.scorecard import print_scorecard
+from marketflow_assets.cli.status import print_last_run, print_status
 from marketflow_assets.runner import (
     PIPELINE_JOB,
-    RANGE_END_TAG,
-    RANGE_START_TAG,
     SCORE_OUTCOMES_JOB,
     SCORECARD_JOB,
     Stage,
@@ -30,12 +28,6 @@ from marketflow_assets.runner import (
 )
 from marketflow_assets.settings import Settings, SettingsError
 from marketflow_assets.store.connection import open_store
-from marketflow_assets.store.reads import (
-    event_counts,
-    quarantine_by_reason,
-    signal_counts,
-    summarize_tables,
-)
 from marketflow_assets.training.export import (
     DEFAULT_MAX_SIMILAR,
     check_export_name,
@@ -116,57 +108,6 @@ def _report(result: dg.ExecuteInProcessResult) -> bool:
     return True
 
 
-def _print_status(settings: Settings) -> None:
-    with open_store(settings.duckdb_path, read_only=True) as conn:
-        tables = summarize_tables(conn)
-        reasons = quarantine_by_reason(conn)
-        events = event_counts(conn)
-        signals = signal_counts(conn)
-    table = Table(title=f"Store {settings.duckdb_path}")
-    for column in ("table", "rows", "tickers", "first date", "last date"):
-        table.add_column(column, justify="right" if column in ("rows", "tickers") else "left")
-    for t in tables:
-        table.add_row(
-            t.table,
-            f"{t.rows:,}",
-            "" if t.tickers is None else f"{t.tickers:,}",
-            str(t.first_date or ""),
-            str(t.last_date or ""),
-        )
-    console.print(table)
-    if reasons:
-        console.print(
-            "Quarantined rows by reason: " + ", ".join(f"{k} {v}" for k, v in reasons.items())
-        )
-    for title, counts in (("Pattern events", events), ("Signals", signals)):
-        if counts:
-            console.print(
-                f"{title}: " + ", ".join(f"{k.replace('_', ' ')} {v:,}" for k, v in counts.items())
-            )
-
-
-def _print_last_run() -> None:
-    instance = project_instance()
-    runs = instance.get_runs(limit=1)
-    if not runs:
-        console.print("No runs yet.")
-        return
-    run = runs[0]
-    span = run.tags.get(RANGE_START_TAG, run.tags.get("dagster/partition", ""))
-    if RANGE_END_TAG in run.tags:
-        span += f" .. {run.tags[RANGE_END_TAG]}"
-    stats = instance.get_run_stats(run.run_id)
-    ended = (
-        dt.datetime.fromtimestamp(stats.end_time, dt.UTC).isoformat(timespec="seconds")
-        if stats.end_time
-        else "running"
-    )
-    console.print(
-        f"Last run: {run.job_name} {span} [bold]{run.status.value}[/] (ended {ended}), "
-        f"id {run.run_id}"
-    )
-
-
 def cmd_demo(settings: Settings, _args: argparse.Namespace) -> int:
     from marketflow_assets.sources.sample import load_sample
 
@@ -177,7 +118,7 @@ def cmd_demo(settings: Settings, _args: argparse.Namespace) -> int:
         return 1
     if not _export(settings, DEMO_EXPORT, None, None, only_approved=False):
         return 1
-    _print_status(settings)
+    print_status(settings)
     print_scorecard(settings, by="strength")
     console.print(
         f"\nStore: {settings.duckdb_path}\n"
@@ -261,6 +202,6 @@ def cmd_scorecard(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_status(settings: Settings, _args: argparse.Namespace) -> int:
-    _print_status(settings)
-    _print_last_run()
+    print_status(settings)
+    print_last_run()
     return 0
