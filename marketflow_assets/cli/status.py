@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 
-from rich.table import Table
+from rich.markup import escape
 
-from marketflow_assets.cli.output import console
+from marketflow_assets.cli.output import compact_table, console
 from marketflow_assets.runner import RANGE_END_TAG, RANGE_START_TAG, project_instance
 from marketflow_assets.settings import Settings
 from marketflow_assets.store.connection import open_store
@@ -25,9 +25,11 @@ def print_status(settings: Settings) -> None:
         reasons = quarantine_by_reason(conn)
         events = event_counts(conn)
         signals = signal_counts(conn)
-    table = Table(title=f"Store {settings.duckdb_path}")
-    for column in ("table", "rows", "tickers", "first date", "last date"):
-        table.add_column(column, justify="right" if column in ("rows", "tickers") else "left")
+    # The path on its own line: in a table's title it would be folded to the table's width.
+    console.print(f"Store {escape(str(settings.duckdb_path))}")
+    table = compact_table(
+        None, ("table", "rows", "tickers", "first date", "last date"), {"rows", "tickers"}
+    )
     for t in tables:
         table.add_row(
             t.table,
