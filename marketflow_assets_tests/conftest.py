@@ -23,6 +23,8 @@ def pytest_configure(config: pytest.Config) -> None:
     """Forget the caller's settings before collection imports anything that could read them."""
     for name in [name for name in os.environ if name.startswith("MARKETFLOW_")]:
         del os.environ[name]
+    # rich fixes a width exported by the shell when its console is made; tests set their own.
+    os.environ.pop("COLUMNS", None)
     os.environ["DAGSTER_HOME"] = _HOME.name
 
 

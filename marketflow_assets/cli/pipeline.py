@@ -9,34 +9,33 @@ from collections.abc import Sequence
 import dagster as dg
 from rich.markup import escape
 from rich.progress import Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
 from marketflow_assets.cli.output import console
 from marketflow_assets.cli.scorecard import print_scorecard
+from marketflow_assets.cli.status import print_last_run, print_status
 from marketflow_assets.definitions import definitions_for
 from marketflow_assets.defs.area import AreaContext
 from marketflow_assets.defs.exports.definitions import EXPORT_JOB
 from marketflow_assets.defs.validation.definitions import SCORECARD_JOB
 from marketflow_assets.runs.launch import (
-    RANGE_END_TAG,
-    RANGE_START_TAG,
     StepUpdate,
     project_instance,
     run_job,
     run_stage,
 )
-from marketflow_assets.runs.plan import Stage, selection_stage, session_range, staged_backfill
+from marketflow_assets.runs.plan import (
+    RangeError,
+    Stage,
+    matured_end,
+    selection_stage,
+    session_range,
+    staged_backfill,
+)
 from marketflow_assets.runs.report import failure_reasons
 from marketflow_assets.settings import Settings, SettingsError
 from marketflow_assets.sources.sample import load_sample
 from marketflow_assets.store.connection import open_store
 from marketflow_assets.store.exports import read_export
-from marketflow_assets.store.reads import (
-    event_counts,
-    quarantine_by_reason,
-    signal_counts,
-    summarize_tables,
-)
 from marketflow_assets.training.export import check_export_name
 
 
@@ -63,9 +62,20 @@ def _run(
     end: dt.date,
     select: Sequence[str] | None,
 ) -> bool:
-    """The selected assets (all daily ones by default) for [start, end] in one run."""
+    """The selected assets (all daily ones by default) for [start, end] in one run; scoring
+    alone stops at the last session whose window is complete."""
     area = AreaContext.from_settings(settings)
     start_key, end_key = session_range(area.partitions, start, end)
+    if select and set(select) == {"signal_outcomes"}:
+        last = matured_end(area, start_key, end_key)
+        if last is None:
+            raise RangeError(
+                f"no session of {start_key} .. {end_key} has its whole outcome window in the "
+                "store yet; backfill daily_bars past the range first"
+            )
+        if last != end_key:
+            console.print(f"Scoring up to {last}: the windows of later sessions are not complete.")
+        end_key = last
     return _run_stage(area, definitions_for(area), selection_stage(start_key, end_key, select))
 
 
@@ -107,57 +117,6 @@ def _report(result: dg.ExecuteInProcessResult) -> bool:
     return True
 
 
-def _print_status(settings: Settings) -> None:
-    with open_store(settings.duckdb_path, read_only=True) as conn:
-        tables = summarize_tables(conn)
-        reasons = quarantine_by_reason(conn)
-        events = event_counts(conn)
-        signals = signal_counts(conn)
-    table = Table(title=f"Store {settings.duckdb_path}")
-    for column in ("table", "rows", "tickers", "first date", "last date"):
-        table.add_column(column, justify="right" if column in ("rows", "tickers") else "left")
-    for t in tables:
-        table.add_row(
-            t.table,
-            f"{t.rows:,}",
-            "" if t.tickers is None else f"{t.tickers:,}",
-            str(t.first_date or ""),
-            str(t.last_date or ""),
-        )
-    console.print(table)
-    if reasons:
-        console.print(
-            "Quarantined rows by reason: " + ", ".join(f"{k} {v}" for k, v in reasons.items())
-        )
-    for title, counts in (("Pattern events", events), ("Signals", signals)):
-        if counts:
-            console.print(
-                f"{title}: " + ", ".join(f"{k.replace('_', ' ')} {v:,}" for k, v in counts.items())
-            )
-
-
-def _print_last_run() -> None:
-    instance = project_instance()
-    runs = instance.get_runs(limit=1)
-    if not runs:
-        console.print("No runs yet.")
-        return
-    run = runs[0]
-    span = run.tags.get(RANGE_START_TAG, run.tags.get("dagster/partition", ""))
-    if RANGE_END_TAG in run.tags:
-        span += f" .. {run.tags[RANGE_END_TAG]}"
-    stats = instance.get_run_stats(run.run_id)
-    ended = (
-        dt.datetime.fromtimestamp(stats.end_time, dt.UTC).isoformat(timespec="seconds")
-        if stats.end_time
-        else "running"
-    )
-    console.print(
-        f"Last run: {run.job_name} {span} [bold]{run.status.value}[/] (ended {ended}), "
-        f"id {run.run_id}"
-    )
-
-
 def cmd_demo(settings: Settings, _args: argparse.Namespace) -> int:
     if settings.source != "sample":
         raise SettingsError("the demo runs on the sample source; unset MARKETFLOW_SOURCE")
@@ -166,7 +125,7 @@ def cmd_demo(settings: Settings, _args: argparse.Namespace) -> int:
         return 1
     if not _export(settings, DEMO_EXPORT, None, None, only_approved=False):
         return 1
-    _print_status(settings)
+    print_status(settings)
     print_scorecard(settings, by="strength")
     console.print(
         f"\nStore: {settings.duckdb_path}\n"
@@ -257,6 +216,6 @@ def cmd_scorecard(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_status(settings: Settings, _args: argparse.Namespace) -> int:
-    _print_status(settings)
-    _print_last_run()
+    print_status(settings)
+    print_last_run()
     return 0

@@ -13,12 +13,13 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import polars as pl
 from rich.markup import escape
 from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from marketflow_assets.cli.output import console, count_table
+from marketflow_assets.cli.output import compact_table, console, count_table, fits
 from marketflow_assets.settings import Settings
 from marketflow_assets.store import reviews
 from marketflow_assets.store.connection import open_store
@@ -29,6 +30,14 @@ from marketflow_assets.training.templates import CONVERSATION_TYPES
 # Characters of a pair id shown in lists, and of a reason or edit shown in a review history.
 SHORT_ID = 12
 NOTE_WIDTH = 60
+# The counts of an export, by column of `exports`, and their headers.
+EXPORT_COUNTS = {
+    "pairs": "pairs",
+    "train_rows": "train",
+    "validation_rows": "validation",
+    "test_rows": "test",
+    "near_duplicates_dropped": "near-duplicates dropped",
+}
 
 
 def cmd_review(settings: Settings, args: argparse.Namespace) -> int:
@@ -47,26 +56,33 @@ def review_list(settings: Settings, args: argparse.Namespace) -> int:
     if pairs.is_empty():
         console.print("No training pairs match.")
         return 0
-    # No borders: a row of eight columns must fit an 80-column terminal.
-    table = Table(
-        title="Training pairs, newest first",
-        box=None,
-        padding=(0, 2, 0, 0),
-        header_style="bold underline",
-    )
-    for column in ("id", "as of", "ticker", "type", "signal", "status", "reviewer"):
-        table.add_column(column, no_wrap=True, min_width=SHORT_ID if column == "id" else None)
-    for pair in pairs.iter_rows(named=True):
-        table.add_row(
+    title = "Training pairs, newest first"
+    rows = [
+        (
             pair["pair_id"][:SHORT_ID],
             str(pair["as_of"]),
             pair["ticker"],
             pair["conversation_type"],
             f"{pair['strength']} {pair['signal']} {pair['confidence']:.2f}".lower(),
             pair["review_status"],
-            Text(pair["reviewer"] or ""),
+            pair["reviewer"] or "",
         )
-    console.print(table)
+        for pair in pairs.iter_rows(named=True)
+    ]
+    wide = compact_table(title, ("id", "as of", "ticker", "type", "signal", "status", "reviewer"))
+    for pair_id, as_of, ticker, kind, signal, status, reviewer in rows:
+        wide.add_row(pair_id, as_of, ticker, kind, signal, status, Text(reviewer))
+    if fits(wide):
+        console.print(wide)
+    else:
+        # Two lines a pair, a blank line between pairs: seven columns are too wide.
+        headers = ("id\nas of", "ticker", "type\nsignal", "status\nreviewer")
+        narrow = compact_table(title, headers, leading=1)
+        for pair_id, as_of, ticker, kind, signal, status, reviewer in rows:
+            narrow.add_row(
+                f"{pair_id}\n{as_of}", ticker, f"{kind}\n{signal}", Text(f"{status}\n{reviewer}")
+            )
+        console.print(narrow)
     console.print(
         f"{pairs.height} pair(s) shown (limit {args.limit}); "
         "`marketflow review show ID` prints one (an id prefix of 8+ characters will do)."
@@ -102,9 +118,11 @@ def review_show(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _history_table(history: list[dict[str, Any]]) -> Table:
-    table = Table(title="Review history, oldest first")
-    for column in ("#", "when (UTC)", "reviewer", "action", "reason or edit"):
-        table.add_column(column, justify="right" if column == "#" else "left")
+    table = compact_table(
+        "Review history, oldest first",
+        ("#", "when (UTC)", "reviewer", "action", "reason or edit"),
+        right={"#"},
+    )
     for review in history:
         note = " ".join((review["reason"] or review["edited_response"] or "").split())
         table.add_row(
@@ -197,27 +215,7 @@ def cmd_stats(settings: Settings, _args: argparse.Namespace) -> int:
     if stats["exports"].is_empty():
         console.print("No exports yet.")
     else:
-        table = Table(title="Exports (the last of each name)")
-        headers = ("name", "exported (UTC)", "approved only", "pairs", "train", "validation")
-        for column in (*headers, "test", "near-duplicates dropped"):
-            table.add_column(column, justify="left" if column in headers[:3] else "right")
-        for export in stats["exports"].iter_rows(named=True):
-            table.add_row(
-                Text(export["name"]),
-                f"{export['exported_at']:%Y-%m-%d %H:%M}",
-                "yes" if export["only_approved"] else "no",
-                *(
-                    f"{export[key]:,}"
-                    for key in (
-                        "pairs",
-                        "train_rows",
-                        "validation_rows",
-                        "test_rows",
-                        "near_duplicates_dropped",
-                    )
-                ),
-            )
-        console.print(table)
+        _print_exports(stats["exports"])
     if stats["snapshots"] == 0:
         console.print("No snapshots yet.")
         return 0
@@ -230,6 +228,33 @@ def cmd_stats(settings: Settings, _args: argparse.Namespace) -> int:
         )
     )
     return 0
+
+
+def _print_exports(exports: pl.DataFrame) -> None:
+    """Each export's split sizes, under short headers (explained below) if the full are too wide."""
+    rows = [
+        (
+            Text(export["name"]),
+            f"{export['exported_at']:%Y-%m-%d %H:%M}",
+            "yes" if export["only_approved"] else "no",
+            *(f"{export[key]:,}" for key in EXPORT_COUNTS),
+        )
+        for export in exports.iter_rows(named=True)
+    ]
+    title = "Exports (the last of each name)"
+    headers = ("name", "exported (UTC)", "approved only", *EXPORT_COUNTS.values())
+    wide = compact_table(title, headers, right=headers[3:])
+    for row in rows:
+        wide.add_row(*row)
+    if fits(wide):
+        console.print(wide)
+        return
+    headers = ("name", "exported (UTC)", "appr.", "pairs", "train", "val.", "test", "dups")
+    narrow = compact_table(title, headers, right=headers[3:])
+    for row in rows:
+        narrow.add_row(*row)
+    console.print(narrow)
+    console.print("appr.: approved pairs only; val.: validation; dups: near-duplicates dropped.")
 
 
 def add_review_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

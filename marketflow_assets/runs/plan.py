@@ -14,6 +14,7 @@ from marketflow_assets.defs.evening.definitions import DAILY_PIPELINE_JOB
 from marketflow_assets.defs.validation.definitions import SCORE_OUTCOMES_JOB, SCORECARD_JOB
 from marketflow_assets.store.connection import open_store
 from marketflow_assets.store.reads import dates_of_other_rules, written_sessions
+from marketflow_assets.validation.forward_window import matured_days
 from marketflow_assets.validation.requests import ScoringCursor, plan_scoring
 
 # A staged backfill: what must exist before outcomes can be scored, and what the matured
@@ -69,6 +70,20 @@ def selection_stage(start_key: str, end_key: str, select: Sequence[str] | None) 
         SCORE_OUTCOMES_JOB if select and set(select) == {"signal_outcomes"} else DAILY_PIPELINE_JOB
     )
     return Stage(job, start_key, end_key, tuple(select) if select else None)
+
+
+def matured_end(area: AreaContext, start_key: str, end_key: str) -> str | None:
+    """The last session of [start_key, end_key] whose forward window has bars in the store for
+    every session (None: no such session), so that scoring a range stops where windows do."""
+    sessions = [
+        day
+        for day in _dates(area.partitions.get_partition_keys())
+        if start_key <= day.isoformat() <= end_key
+    ]
+    with open_store(area.settings.duckdb_path, read_only=True) as conn:
+        bars = written_sessions(conn, "daily_bars")
+    matured = matured_days(sessions, bars, area.rules.outcomes.window_days)
+    return matured[-1].isoformat() if matured else None
 
 
 def staged_backfill(start_key: str, end_key: str, area: AreaContext) -> Iterator[Stage]:

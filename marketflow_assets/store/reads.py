@@ -105,6 +105,11 @@ def read_matured_outcomes(conn: duckdb.DuckDBPyConnection, before: dt.date) -> p
     ).pl()
 
 
+def read_scorecard(conn: duckdb.DuckDBPyConnection) -> pl.DataFrame:
+    """Every row of the stored scorecard, as the last scorecard run wrote it."""
+    return conn.sql("SELECT * FROM scorecard").pl()
+
+
 def written_sessions(conn: duckdb.DuckDBPyConnection, asset: str) -> set[dt.date]:
     """Every session `asset` has written to the store."""
     rows = conn.execute(
