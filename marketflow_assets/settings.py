@@ -23,6 +23,9 @@ DEFAULT_TEMPLATES_DIR = Path(str(files("marketflow_assets").joinpath("templates"
 INSTANCE_CONFIG = Path(str(files("marketflow_assets").joinpath("dagster.yaml")))
 SOURCE_NAMES = ("sample", "files", "yfinance")
 DEFAULT_START_DATE = dt.date(2009, 8, 21)
+# Memory a run's stage may fill with one chunk of its window: long ranges are processed in
+# chunks of sessions that fit it, so peak memory does not grow with the range.
+DEFAULT_MEMORY_MIB = 2048
 
 
 class SettingsError(ValueError):
@@ -43,6 +46,7 @@ class Settings:
     rules_path: Path = DEFAULT_RULES_PATH
     # Overrides `training.quiet_sample` of the rules when set.
     quiet_sample: float | None = None
+    memory_mib: int = DEFAULT_MEMORY_MIB
 
     @property
     def exports_dir(self) -> Path:
@@ -102,6 +106,12 @@ class Settings:
         raw_quiet = env.get("MARKETFLOW_QUIET_SAMPLE")
         quiet_sample = None if not raw_quiet else _fraction("MARKETFLOW_QUIET_SAMPLE", raw_quiet)
 
+        raw_memory = env.get("MARKETFLOW_MEMORY_MIB") or str(DEFAULT_MEMORY_MIB)
+        if not raw_memory.isdigit() or int(raw_memory) < 1:
+            raise SettingsError(
+                f"MARKETFLOW_MEMORY_MIB={raw_memory!r} is not a positive whole number of MiB"
+            )
+
         return cls(
             data_dir=data_dir,
             duckdb_path=duckdb_path,
@@ -112,6 +122,7 @@ class Settings:
             templates_dir=templates_dir,
             rules_path=rules_path,
             quiet_sample=quiet_sample,
+            memory_mib=int(raw_memory),
         )
 
 

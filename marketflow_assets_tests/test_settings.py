@@ -106,3 +106,11 @@ def test_rules_file_must_exist(tmp_path: Path) -> None:
     rules = tmp_path / "rules.yaml"
     rules.write_text(Settings.from_env({}).rules_path.read_text())
     assert Settings.from_env({"MARKETFLOW_RULES": str(rules)}).rules_path == rules
+
+
+@pytest.mark.parametrize("raw", ["0", "-5", "lots", "1.5"])
+def test_memory_budget_must_be_a_positive_number_of_mib(raw: str) -> None:
+    with pytest.raises(SettingsError, match=f"MARKETFLOW_MEMORY_MIB={raw!r}"):
+        Settings.from_env({"MARKETFLOW_MEMORY_MIB": raw})
+    assert Settings.from_env({"MARKETFLOW_MEMORY_MIB": "512"}).memory_mib == 512
+    assert Settings.from_env({}).memory_mib == 2048

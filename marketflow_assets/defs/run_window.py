@@ -38,6 +38,17 @@ class RunWindow:
         """Every session of the window."""
         return sessions_between(self.start, self.end)
 
+    def chunks(self, rows: int, row_bytes: int, budget_mib: int) -> list[RunWindow]:
+        """The window cut into consecutive windows of whole sessions, each holding about
+        `budget_mib` of `rows` rows of `row_bytes` (one window when all of them fit)."""
+        sessions = self.sessions
+        pieces = max(1, -(-rows * row_bytes // (budget_mib << 20)))
+        size = max(1, -(-len(sessions) // pieces))
+        return [
+            RunWindow(part[0], part[-1], self.first)
+            for part in (sessions[i : i + size] for i in range(0, len(sessions), size))
+        ]
+
     def history(self, count: int) -> list[dt.date]:
         """Up to `count` partition sessions before the window (none before the first)."""
         return sessions_before(self.start, count, floor=self.first)

@@ -62,6 +62,15 @@ def read_window(
     ).pl()
 
 
+def count_window(conn: duckdb.DuckDBPyConnection, table: str, start: dt.date, end: dt.date) -> int:
+    """How many rows of a partitioned table are dated in [start, end]."""
+    date_col = WINDOW_TABLES[table]
+    (rows,) = conn.execute(
+        f'SELECT count(*) FROM "{table}" WHERE "{date_col}" BETWEEN ? AND ?', [start, end]
+    ).fetchall()[0]
+    return int(rows)
+
+
 def read_signals_to_score(
     conn: duckdb.DuckDBPyConnection, start: dt.date, end: dt.date
 ) -> pl.DataFrame:

@@ -1,22 +1,52 @@
-"""`analysis_snapshots` and `training_pairs`: each session's analysis frozen, then rendered."""
+"""`analysis_snapshots` and `training_pairs`: each session's analysis frozen, then rendered.
+
+Both work through a long window in chunks of whole sessions sized from the memory budget of
+the settings, writing each chunk before reading the next, so a ten-year backfill holds one
+chunk at a time; the rows are those of a one-chunk run.
+"""
 
 import time
 
 import dagster as dg
+import duckdb
+import polars as pl
 
 from marketflow_assets.defs.area import AreaContext
 from marketflow_assets.defs.resources import StoreResource, TrainingResource
 from marketflow_assets.defs.run_window import RunWindow, require_rules
-from marketflow_assets.store.reads import read_window
+from marketflow_assets.store.reads import count_window, read_window
 from marketflow_assets.training.pairs import render_pairs, select_snapshots
 from marketflow_assets.training.snapshots import build_snapshots
 from marketflow_assets.training.summary import pair_summary, snapshot_summary
 from marketflow_assets.training.templates import load_templates
+from marketflow_assets.vpa.rules import Rules
+
+# Memory one snapshot row costs while it is built (its inputs, the JSON payload, the copies
+# made on the way) and while its pairs are rendered, measured on the sample with room to spare.
+SNAPSHOT_ROW_BYTES = 8 << 10
+PAIR_ROW_BYTES = 16 << 10
+# What the run's metadata counts, kept from each chunk.
+SNAPSHOT_COUNTED = ("ticker", "warmup", "signal", "market_condition")
+SELECTION_COUNTED = ("signal", "events")
+PAIR_COUNTED = ("conversation_type", "signal")
+
+
+def snapshots_of(conn: duckdb.DuckDBPyConnection, window: RunWindow, rules: Rules) -> pl.DataFrame:
+    """The snapshots of `window` from its stored features, events, signals and calibration."""
+    frames = {
+        table: read_window(conn, table, window.start, window.end)
+        for table in ("features", "events", "signals", "calibration", "rule_flags")
+    }
+    for table in ("signals", "calibration"):
+        require_rules(table, frames[table]["rules_hash"].unique().to_list(), rules.hash)
+    return build_snapshots(*frames.values(), rules)
 
 
 def build_assets(area: AreaContext) -> list[dg.AssetsDefinition]:
     """The training assets of `area`'s partitions and rules."""
     rules = area.rules
+    scope = {"rules_hash": rules.hash}
+    budget = area.settings.memory_mib
 
     @area.session_asset(
         group_name="training",
@@ -29,30 +59,17 @@ def build_assets(area: AreaContext) -> list[dg.AssetsDefinition]:
         """One immutable JSON snapshot per (ticker, session, rules): features, events, the
         signal with its raw and calibrated confidence, and the day's rules the record flags."""
         window = RunWindow.of(context, area.first_session)
+        counted = []
         with store.get_connection() as conn:
             window.require(conn, "vpa_signals")
             window.require(conn, "signal_calibration")
-            frames = {
-                table: read_window(conn, table, window.start, window.end)
-                for table in ("features", "events", "signals", "calibration", "rule_flags")
-            }
-            for table in ("signals", "calibration"):
-                require_rules(table, frames[table]["rules_hash"].unique().to_list(), rules.hash)
-            snapshots = build_snapshots(
-                frames["features"],
-                frames["events"],
-                frames["signals"],
-                frames["calibration"],
-                frames["rule_flags"],
-                rules,
-            )
-            window.write(
-                conn,
-                {"snapshots": snapshots},
-                "analysis_snapshots",
-                scope={"rules_hash": rules.hash},
-            )
-        summary = snapshot_summary(snapshots)
+            rows = count_window(conn, "signals", window.start, window.end)
+            for chunk in window.chunks(rows, SNAPSHOT_ROW_BYTES, budget):
+                snapshots = snapshots_of(conn, chunk, rules)
+                chunk.write(conn, {"snapshots": snapshots}, "analysis_snapshots", scope=scope)
+                counted.append(snapshots.select(SNAPSHOT_COUNTED))
+                context.log.info(f"snapshots to {chunk.end}: {snapshots.height:,} rows")
+        summary = snapshot_summary(pl.concat(counted))
         return dg.MaterializeResult(metadata={**summary, "dagster/row_count": summary["rows"]})
 
     @area.session_asset(
@@ -65,23 +82,23 @@ def build_assets(area: AreaContext) -> list[dg.AssetsDefinition]:
         from."""
         window = RunWindow.of(context, area.first_session)
         templates = load_templates(training.templates_dir)
+        selections, rendered, seconds = [], [], 0.0
         with store.get_connection() as conn:
             window.require(conn, "analysis_snapshots")
-            snapshots = read_window(conn, "snapshots", window.start, window.end)
-            snapshots = snapshots.filter(snapshots["rules_hash"] == rules.hash)
-            selected = select_snapshots(snapshots, training.share_of_quiet(rules))
-            context.log.info(f"rendering pairs for {selected.height} of {snapshots.height}")
-            began = time.perf_counter()
-            pairs = render_pairs(selected, templates)
-            seconds = time.perf_counter() - began
-            window.write(
-                conn,
-                {"training_pairs": pairs},
-                "training_pairs",
-                scope={"rules_hash": rules.hash},
-            )
+            rows = count_window(conn, "snapshots", window.start, window.end)
+            for chunk in window.chunks(rows, PAIR_ROW_BYTES, budget):
+                snapshots = read_window(conn, "snapshots", chunk.start, chunk.end)
+                snapshots = snapshots.filter(snapshots["rules_hash"] == rules.hash)
+                selected = select_snapshots(snapshots, training.share_of_quiet(rules))
+                began = time.perf_counter()
+                pairs = render_pairs(selected, templates)
+                seconds += time.perf_counter() - began
+                chunk.write(conn, {"training_pairs": pairs}, "training_pairs", scope=scope)
+                selections.append(selected.select(SELECTION_COUNTED))
+                rendered.append(pairs.select(PAIR_COUNTED))
+                context.log.info(f"pairs to {chunk.end}: {pairs.height:,} rendered")
         hashes = {t.name: t.hash for t in templates}
-        summary = pair_summary(selected, pairs, seconds, hashes)
+        summary = pair_summary(pl.concat(selections), pl.concat(rendered), seconds, hashes)
         return dg.MaterializeResult(metadata={**summary, "dagster/row_count": summary["rows"]})
 
     return [analysis_snapshots, training_pairs]

@@ -4,12 +4,15 @@ signal once its window has passed, what it feeds back, and how each kind of sign
 from pathlib import Path
 
 import dagster as dg
+import duckdb
+import polars as pl
 
 from marketflow_assets.calendar import describe_sessions, sessions_between
 from marketflow_assets.defs.area import AreaContext
 from marketflow_assets.defs.resources import ReportsResource, StoreResource
 from marketflow_assets.defs.run_window import RunWindow, require_rules
 from marketflow_assets.store.reads import (
+    count_window,
     missing_sessions,
     read_bars,
     read_matured_outcomes,
@@ -23,12 +26,29 @@ from marketflow_assets.validation.calibration import calibration_tables
 from marketflow_assets.validation.forward_window import (
     matured_before,
     max_window_sessions,
+    window_end,
     window_sessions,
 )
 from marketflow_assets.validation.outcomes import compute_outcomes
 from marketflow_assets.validation.report import write_report
 from marketflow_assets.validation.scorecard import build_scorecard
 from marketflow_assets.validation.summary import calibration_summary, outcome_summary
+from marketflow_assets.vpa.rules import Rules
+
+# Memory one signal costs while it is scored: its window's bars gathered step by step (up to
+# the window's sessions), with room to spare.
+OUTCOME_ROW_BYTES = 8 << 10
+# What the run's metadata counts, kept from each chunk.
+OUTCOME_COUNTED = ("signal", "warmup", "hit", "barrier", "bars", "missing_bars")
+
+
+def outcomes_of(conn: duckdb.DuckDBPyConnection, window: RunWindow, rules: Rules) -> pl.DataFrame:
+    """The outcomes of the signals of `window`, from the bars through its last window's end."""
+    signals = read_signals_to_score(conn, window.start, window.end)
+    require_rules("signals", signals["rules_hash"].unique().to_list(), rules.hash)
+    last = window_end(window.end, rules.outcomes.window_days)
+    bars = read_bars(conn, window.start, last, with_splits=True)
+    return compute_outcomes(signals, bars, rules=rules)
 
 
 def build_assets(area: AreaContext) -> list[dg.AssetsDefinition]:
@@ -70,13 +90,15 @@ def build_assets(area: AreaContext) -> list[dg.AssetsDefinition]:
                     f"{describe_sessions(missing)}. The validation sensor requests each session "
                     "once its window is complete."
                 )
-            signals = read_signals_to_score(conn, window.start, window.end)
-            require_rules("signals", signals["rules_hash"].unique().to_list(), rules.hash)
-            bars = read_bars(conn, window.start, needed[-1], with_splits=True)
-            outcomes = compute_outcomes(signals, bars, rules=rules)
-            window.write(conn, {"outcomes": outcomes}, "signal_outcomes")
-        summary = outcome_summary(outcomes)
-        return dg.MaterializeResult(metadata={**summary, "dagster/row_count": outcomes.height})
+            rows = count_window(conn, "signals", window.start, window.end)
+            counted = []
+            for chunk in window.chunks(rows, OUTCOME_ROW_BYTES, area.settings.memory_mib):
+                outcomes = outcomes_of(conn, chunk, rules)
+                chunk.write(conn, {"outcomes": outcomes}, "signal_outcomes")
+                counted.append(outcomes.select(OUTCOME_COUNTED))
+                context.log.info(f"outcomes to {chunk.end}: {outcomes.height:,} scored")
+        summary = outcome_summary(pl.concat(counted))
+        return dg.MaterializeResult(metadata={**summary, "dagster/row_count": summary["rows"]})
 
     @area.session_asset(
         group_name="validation",

@@ -16,7 +16,10 @@ import pytest
 from polars.testing import assert_frame_equal
 
 from marketflow_assets.calendar import sessions_between
+from marketflow_assets.definitions import build_definitions
 from marketflow_assets.defs.resources import resources_from_settings
+from marketflow_assets.defs.run_window import RunWindow
+from marketflow_assets.defs.training.assets import PAIR_ROW_BYTES
 from marketflow_assets.runs.launch import RANGE_END_TAG, RANGE_START_TAG
 from marketflow_assets.runs.report import failure_reasons
 from marketflow_assets.settings import Settings
@@ -42,6 +45,7 @@ TRAINING = [analysis_snapshots, training_pairs, snapshots_unique_keys, pairs_uni
 ANALYSIS = [daily_bars, vpa_features, vpa_signals]
 ASSETS = [*ANALYSIS, signal_outcomes, signal_calibration, *TRAINING, template_lint]
 START, END = "2009-08-21", "2010-04-30"
+FIRST = dt.date(2009, 8, 21)  # the first partition
 # The last session whose forward window ends by END: outcomes are scored up to it.
 SCORED_END = matured_days(
     sessions_between(dt.date.fromisoformat(START), dt.date.fromisoformat(END)),
@@ -161,6 +165,38 @@ def test_rerunning_a_window_keeps_rows_and_reviews(
     assert_frame_equal(table(settings, "training_pairs", "pair_id"), stored.pairs)
     with duckdb.connect(str(settings.duckdb_path), read_only=True) as conn:
         assert reviews.get_pair(conn, pair_id)["review_status"] == "approved"
+
+
+def test_a_small_memory_budget_writes_the_rows_of_one_chunk(
+    stored: Stored, tmp_path: Path, instance: dg.DagsterInstance
+) -> None:
+    """1 MiB cuts the window into chunks of a few sessions; the rows are the same."""
+    settings = dataclasses.replace(stored.settings, data_dir=tmp_path / "copy", memory_mib=1)
+    settings = dataclasses.replace(settings, duckdb_path=tmp_path / "copy" / "store.duckdb")
+    settings.data_dir.mkdir()
+    shutil.copyfile(stored.settings.duckdb_path, settings.duckdb_path)
+    with duckdb.connect(str(settings.duckdb_path)) as conn:
+        conn.execute("DELETE FROM snapshots; DELETE FROM training_pairs")
+    defs = build_definitions(settings)
+    names = {"analysis_snapshots", "training_pairs"}
+    small = [a for a in defs.assets or [] if a.key.path[-1] in names]
+    window = RunWindow(dt.date.fromisoformat(START), dt.date.fromisoformat(END), FIRST)
+    assert len(window.chunks(stored.snapshots.height, PAIR_ROW_BYTES, 1)) > 5
+
+    result = dg.materialize(
+        [*small, template_lint],
+        resources=resources_from_settings(settings),
+        instance=instance,
+        tags={RANGE_START_TAG: START, RANGE_END_TAG: END},
+        raise_on_error=False,
+    )
+
+    assert result.success, failure_reasons(result)
+    assert_frame_equal(table(settings, "snapshots", "snapshot_id"), stored.snapshots)
+    assert_frame_equal(table(settings, "training_pairs", "pair_id"), stored.pairs)
+    [check] = result.get_asset_check_evaluations()
+    assert check.passed
+    assert check.metadata["pairs"].value == stored.pairs.height
 
 
 def test_snapshots_refuse_a_window_without_signals(

@@ -17,6 +17,8 @@ from marketflow_assets.calendar import sessions_between
 from marketflow_assets.definitions import build_definitions
 from marketflow_assets.defs.area import AreaContext
 from marketflow_assets.defs.evening.definitions import DAILY_PIPELINE_JOB as PIPELINE_JOB
+from marketflow_assets.defs.run_window import RunWindow
+from marketflow_assets.defs.validation.assets import OUTCOME_ROW_BYTES
 from marketflow_assets.defs.validation.definitions import SCORE_OUTCOMES_JOB, SCORECARD_JOB
 from marketflow_assets.runs.launch import run_stage
 from marketflow_assets.runs.plan import ANALYSIS_ASSETS, FEEDBACK_ASSETS, Stage, staged_backfill
@@ -214,6 +216,32 @@ def test_scoring_the_same_range_again_gives_identical_rows(
         assert result.success, failure_reasons(result)
         again = table(settings, "SELECT * FROM outcomes ORDER BY ticker, date")
         assert_frame_equal(again, stored.outcomes)
+
+
+def test_a_small_memory_budget_scores_in_chunks_with_the_same_rows(
+    stored: Stored, tmp_path: Path, instance: dg.DagsterInstance
+) -> None:
+    data_dir = tmp_path / "copy"
+    data_dir.mkdir()
+    settings = dataclasses.replace(
+        stored.settings, data_dir=data_dir, duckdb_path=data_dir / "marketflow.duckdb", memory_mib=1
+    )
+    shutil.copyfile(stored.settings.duckdb_path, settings.duckdb_path)
+    with duckdb.connect(str(settings.duckdb_path)) as conn:
+        conn.execute("DELETE FROM outcomes")
+    first, last = stored.outcomes["date"].min(), stored.outcomes["date"].max()
+    chunks = RunWindow(first, last, first).chunks(stored.outcomes.height, OUTCOME_ROW_BYTES, 1)
+    assert len(chunks) == 3  # 342 signals of 8 KiB in 1 MiB
+
+    result = run_stage(
+        build_definitions(settings),
+        Stage(SCORE_OUTCOMES_JOB, first.isoformat(), last.isoformat()),
+        instance,
+    )
+
+    assert result.success, failure_reasons(result)
+    again = table(settings, "SELECT * FROM outcomes ORDER BY ticker, date")
+    assert_frame_equal(again, stored.outcomes)
 
 
 def test_calibration_refuses_a_session_whose_matured_outcomes_are_missing(
