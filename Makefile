@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
 
-.PHONY: setup demo test validate lint format ui bench figures status clean
+.PHONY: setup demo test validate lint format ui bench scale figures status clean
 
 $(INSTALLED): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -45,6 +45,10 @@ ui: $(INSTALLED) $(DAGSTER_HOME)/dagster.yaml
 bench: $(INSTALLED)
 	$(BIN)/python benchmarks/run.py; status=$$?; \
 	$(BIN)/python benchmarks/readme_figures.py && exit $$status
+
+# A synthetic universe through `marketflow backfill` and an export (SCALE="--tickers 500").
+scale: $(INSTALLED)
+	$(BIN)/python benchmarks/scale.py $(SCALE)
 
 # The README's "## Performance" section, from benchmarks/results.json.
 figures: $(INSTALLED)

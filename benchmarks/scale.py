@@ -1,0 +1,108 @@
+"""Scale benchmark: a synthetic universe through `marketflow backfill` and an export.
+
+Run with `python benchmarks/scale.py [--tickers N] [--sessions N]` (2,000 x 2,520 by default,
+ten years) or `make scale`. It writes the universe as one Parquet table, then runs the command
+a user would run, `marketflow backfill` over all of it and `marketflow export`, with the `files`
+source in a fresh store and DAGSTER_HOME, and records the wall time of each run of the staged
+backfill and the peak memory of the command (it runs every stage in its own process) under
+"scale" in benchmarks/results.json. Figures are measurements on the machine that ran them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import re
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from vpa import universe
+
+RESULTS = Path(__file__).with_name("results.json")
+TARGET_SECONDS = 300
+TARGET_PEAK_GIB = 6.0
+STAGE = re.compile(r"^(Materialising|Exporting) (?P<what>.+?)(?: \(one run\).*)?$")
+ENDED = re.compile(r"^Run [0-9a-f-]+ (succeeded|failed)")
+
+
+def run_command(argv: list[str], env: dict[str, str]) -> tuple[int, list[dict[str, object]]]:
+    """Run `marketflow ARGV`, echoing its output; the exit code and each run's wall time."""
+    stages: list[dict[str, object]] = []
+    began = None
+    process = subprocess.Popen(
+        [sys.executable, "-m", "marketflow_assets.cli", *argv],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    assert process.stdout is not None
+    for line in process.stdout:
+        print(line, end="", flush=True)
+        now = time.perf_counter()
+        if match := STAGE.match(line.strip()):
+            began, what = now, match["what"]
+        elif ENDED.match(line.strip()) and began is not None:
+            stages.append({"stage": what, "seconds": round(now - began, 2)})
+            began = None
+    return process.wait(), stages
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--tickers", type=int, default=2_000)
+    parser.add_argument("--sessions", type=int, default=2_520)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="marketflow-scale-") as tmp:
+        folder = Path(tmp) / "incoming"
+        folder.mkdir()
+        bars = universe(args.tickers, args.sessions)
+        bars.write_parquet(folder / "universe.parquet")
+        first, last = bars["date"].min(), bars["date"].max()
+        env = {
+            **{k: v for k, v in os.environ.items() if not k.startswith("MARKETFLOW_")},
+            "MARKETFLOW_SOURCE": "files",
+            "MARKETFLOW_FILES_DIR": str(folder),
+            "MARKETFLOW_DATA_DIR": str(Path(tmp) / "data"),
+            "MARKETFLOW_START_DATE": first.isoformat(),
+            "DAGSTER_HOME": str(Path(tmp) / "dagster_home"),
+            "COLUMNS": "200",
+        }
+        began = time.perf_counter()
+        code, stages = run_command(
+            ["backfill", "--start", first.isoformat(), "--end", last.isoformat()], env
+        )
+        backfill_s = time.perf_counter() - began
+        if code == 0:
+            code, export = run_command(["export", "--name", "scale"], env)
+            stages += export
+        total_s = time.perf_counter() - began
+    peak_gib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 2**20
+    figures = {
+        "tickers": args.tickers,
+        "sessions": args.sessions,
+        "bars": bars.height,
+        "succeeded": code == 0,
+        "stages": stages,
+        "backfill_s": round(backfill_s, 1),
+        "end_to_end_s": round(total_s, 1),
+        "peak_rss_gib": round(peak_gib, 2),
+        "target": f"< {TARGET_SECONDS} s end to end and < {TARGET_PEAK_GIB} GiB peak",
+        "meets_target": code == 0 and total_s < TARGET_SECONDS and peak_gib < TARGET_PEAK_GIB,
+        "measured_on": dt.date.today().isoformat(),
+    }
+    results = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
+    results.setdefault("scale", {})[f"{args.tickers}x{args.sessions}"] = figures
+    RESULTS.write_text(json.dumps(results, indent=2) + "\n")
+    print(json.dumps(figures, indent=2))
+    return 0 if figures["meets_target"] else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
