@@ -14,6 +14,7 @@ import polars as pl
 from marketflow_assets.defs.area import AreaContext
 from marketflow_assets.defs.resources import StoreResource, TrainingResource
 from marketflow_assets.defs.run_window import RunWindow, require_rules
+from marketflow_assets.progress import Progress
 from marketflow_assets.store.reads import count_window, read_window
 from marketflow_assets.training.pairs import render_pairs, select_snapshots
 from marketflow_assets.training.snapshots import build_snapshots
@@ -64,11 +65,12 @@ def build_assets(area: AreaContext) -> list[dg.AssetsDefinition]:
             window.require(conn, "vpa_signals")
             window.require(conn, "signal_calibration")
             rows = count_window(conn, "signals", window.start, window.end)
+            progress = Progress("snapshots", len(window.sessions))
             for chunk in window.chunks(rows, SNAPSHOT_ROW_BYTES, budget):
                 snapshots = snapshots_of(conn, chunk, rules)
                 chunk.write(conn, {"snapshots": snapshots}, "analysis_snapshots", scope=scope)
                 counted.append(snapshots.select(SNAPSHOT_COUNTED))
-                context.log.info(f"snapshots to {chunk.end}: {snapshots.height:,} rows")
+                context.log.info(progress.step(len(chunk.sessions), snapshots.height))
         summary = snapshot_summary(pl.concat(counted))
         return dg.MaterializeResult(metadata={**summary, "dagster/row_count": summary["rows"]})
 
@@ -86,6 +88,7 @@ def build_assets(area: AreaContext) -> list[dg.AssetsDefinition]:
         with store.get_connection() as conn:
             window.require(conn, "analysis_snapshots")
             rows = count_window(conn, "snapshots", window.start, window.end)
+            progress = Progress("pairs", len(window.sessions))
             for chunk in window.chunks(rows, PAIR_ROW_BYTES, budget):
                 snapshots = read_window(conn, "snapshots", chunk.start, chunk.end)
                 snapshots = snapshots.filter(snapshots["rules_hash"] == rules.hash)
@@ -96,7 +99,7 @@ def build_assets(area: AreaContext) -> list[dg.AssetsDefinition]:
                 chunk.write(conn, {"training_pairs": pairs}, "training_pairs", scope=scope)
                 selections.append(selected.select(SELECTION_COUNTED))
                 rendered.append(pairs.select(PAIR_COUNTED))
-                context.log.info(f"pairs to {chunk.end}: {pairs.height:,} rendered")
+                context.log.info(progress.step(len(chunk.sessions), pairs.height))
         hashes = {t.name: t.hash for t in templates}
         summary = pair_summary(pl.concat(selections), pl.concat(rendered), seconds, hashes)
         return dg.MaterializeResult(metadata={**summary, "dagster/row_count": summary["rows"]})

@@ -11,6 +11,7 @@ from marketflow_assets.calendar import describe_sessions, sessions_between
 from marketflow_assets.defs.area import AreaContext
 from marketflow_assets.defs.resources import ReportsResource, StoreResource
 from marketflow_assets.defs.run_window import RunWindow, require_rules
+from marketflow_assets.progress import Progress
 from marketflow_assets.store.reads import (
     count_window,
     missing_sessions,
@@ -91,12 +92,12 @@ def build_assets(area: AreaContext) -> list[dg.AssetsDefinition]:
                     "once its window is complete."
                 )
             rows = count_window(conn, "signals", window.start, window.end)
-            counted = []
+            counted, progress = [], Progress("outcomes", len(window.sessions))
             for chunk in window.chunks(rows, OUTCOME_ROW_BYTES, area.settings.memory_mib):
                 outcomes = outcomes_of(conn, chunk, rules)
                 chunk.write(conn, {"outcomes": outcomes}, "signal_outcomes")
                 counted.append(outcomes.select(OUTCOME_COUNTED))
-                context.log.info(f"outcomes to {chunk.end}: {outcomes.height:,} scored")
+                context.log.info(progress.step(len(chunk.sessions), outcomes.height))
         summary = outcome_summary(pl.concat(counted))
         return dg.MaterializeResult(metadata={**summary, "dagster/row_count": summary["rows"]})
 
