@@ -19,6 +19,7 @@ import resource
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -27,12 +28,41 @@ from vpa import universe
 RESULTS = Path(__file__).with_name("results.json")
 TARGET_SECONDS = 300
 TARGET_PEAK_GIB = 6.0
+SAMPLE_SECONDS = 0.2
 STAGE = re.compile(r"^(Materialising|Exporting) (?P<what>.+?)(?: \(one run\).*)?$")
 ENDED = re.compile(r"^Run [0-9a-f-]+ (succeeded|failed)")
 
 
+class PeakMemory:
+    """The largest resident memory of a process since the last `take`, sampled in a thread."""
+
+    def __init__(self, pid: int) -> None:
+        self.status = Path(f"/proc/{pid}/status")
+        self.peak = 0
+        self.thread = threading.Thread(target=self._sample, daemon=True)
+        self.thread.start()
+
+    def _sample(self) -> None:
+        while True:
+            try:
+                text = self.status.read_text()
+            except OSError:
+                return
+            kib = int(
+                next(line for line in text.splitlines() if line.startswith("VmRSS")).split()[1]
+            )
+            self.peak = max(self.peak, kib)
+            time.sleep(SAMPLE_SECONDS)
+
+    def take(self) -> float:
+        """The peak in GiB since the last call, and start again."""
+        peak, self.peak = self.peak, 0
+        return round(peak / 2**20, 2)
+
+
 def run_command(argv: list[str], env: dict[str, str]) -> tuple[int, list[dict[str, object]]]:
-    """Run `marketflow ARGV`, echoing its output; the exit code and each run's wall time."""
+    """Run `marketflow ARGV`, echoing its output; the exit code, and each run's wall time and
+    peak resident memory of the command."""
     stages: list[dict[str, object]] = []
     began = None
     process = subprocess.Popen(
@@ -42,14 +72,18 @@ def run_command(argv: list[str], env: dict[str, str]) -> tuple[int, list[dict[st
         stderr=subprocess.STDOUT,
         text=True,
     )
+    memory = PeakMemory(process.pid)
     assert process.stdout is not None
     for line in process.stdout:
         print(line, end="", flush=True)
         now = time.perf_counter()
         if match := STAGE.match(line.strip()):
             began, what = now, match["what"]
+            memory.take()
         elif ENDED.match(line.strip()) and began is not None:
-            stages.append({"stage": what, "seconds": round(now - began, 2)})
+            stages.append(
+                {"stage": what, "seconds": round(now - began, 2), "peak_rss_gib": memory.take()}
+            )
             began = None
     return process.wait(), stages
 

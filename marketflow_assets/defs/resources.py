@@ -17,15 +17,18 @@ from marketflow_assets.vpa.rules import Rules
 
 
 class StoreResource(DuckDBResource):
-    """The project's DuckDB file, opened (and migrated) by the store's one opener.
+    """The project's DuckDB file, opened (and migrated) by the store's one opener, with
+    DuckDB's buffers held to the settings' memory budget.
 
     The connection is closed even when the block raises (DuckDBResource's own only closes it
     on success, which keeps the file locked by a failed step's traceback).
     """
 
+    memory_mib: int | None = None
+
     @contextmanager
     def get_connection(self) -> Iterator[duckdb.DuckDBPyConnection]:
-        with open_store(self.database) as conn:
+        with open_store(self.database, memory_mib=self.memory_mib) as conn:
             yield conn
 
 
@@ -62,7 +65,7 @@ class ReportsResource(dg.ConfigurableResource):
 def resources_from_settings(settings: Settings) -> dict[str, dg.ConfigurableResource]:
     """The resources of `defs`, built from validated settings."""
     return {
-        "store": StoreResource(database=str(settings.duckdb_path)),
+        "store": StoreResource(database=str(settings.duckdb_path), memory_mib=settings.memory_mib),
         "market_data": MarketDataResource(
             source=settings.source,
             files_dir=str(settings.files_dir) if settings.files_dir else None,

@@ -23,8 +23,12 @@ class StoreBusyError(RuntimeError):
 
 
 @contextmanager
-def open_store(path: Path | str, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
-    """A connection to the store at `path`, migrated unless read-only; closed on exit."""
+def open_store(
+    path: Path | str, read_only: bool = False, memory_mib: int | None = None
+) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A connection to the store at `path`, migrated unless read-only; closed on exit. With
+    `memory_mib`, DuckDB keeps its buffers within it and spills beyond (its default is most of
+    the machine's memory, which a long run fills)."""
     path = Path(path)
     if read_only and not path.exists():
         raise FileNotFoundError(f"{path}: no store yet; run `marketflow demo` or a backfill first")
@@ -37,6 +41,10 @@ def open_store(path: Path | str, read_only: bool = False) -> Iterator[duckdb.Duc
             raise
         raise StoreBusyError(busy_message(path, str(exc))) from exc
     try:
+        # Its bar would print into the command's own progress display.
+        conn.execute("SET enable_progress_bar = false")
+        if memory_mib is not None:
+            conn.execute(f"SET memory_limit = '{int(memory_mib)}MiB'")
         if not read_only:
             apply_migrations(conn)
         yield conn

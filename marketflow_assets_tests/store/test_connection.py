@@ -108,3 +108,12 @@ def test_a_lock_error_without_a_holder_still_says_what_to_do() -> None:
     message = busy_message(Path("/d/s.duckdb"), "IO Error: Could not set lock on file")
     assert message.startswith("/d/s.duckdb is in use by another process")
     assert "close the connection a notebook or script holds" in message
+
+
+def test_a_memory_budget_holds_duckdb_to_it(tmp_path: Path) -> None:
+    with open_store(tmp_path / "s.duckdb", memory_mib=512) as conn:
+        (limit,) = conn.execute("SELECT current_setting('memory_limit')").fetchall()[0]
+    assert limit == "512.0 MiB"
+    with open_store(tmp_path / "s.duckdb") as conn:
+        (default,) = conn.execute("SELECT current_setting('memory_limit')").fetchall()[0]
+    assert default != "512.0 MiB"
