@@ -14,6 +14,8 @@ from marketflow_assets.store.migrate import apply_migrations
 # DuckDB names the process holding a file's lock: "Conflicting lock is held in
 # /usr/bin/python3.11 (PID 1234)", some versions adding "by user NAME".
 LOCK_HOLDER = re.compile(r"Conflicting lock is held in (?P<program>.+?) \(PID (?P<pid>\d+)\)")
+# DuckDB needs some buffers for any query; a smaller budget gets this much.
+DUCKDB_FLOOR_MIB = 256
 # Characters of the holder's command line quoted in the message.
 COMMAND_WIDTH = 100
 
@@ -27,8 +29,8 @@ def open_store(
     path: Path | str, read_only: bool = False, memory_mib: int | None = None
 ) -> Iterator[duckdb.DuckDBPyConnection]:
     """A connection to the store at `path`, migrated unless read-only; closed on exit. With
-    `memory_mib`, DuckDB keeps its buffers within it and spills beyond (its default is most of
-    the machine's memory, which a long run fills)."""
+    `memory_mib` (at least DUCKDB_FLOOR_MIB), DuckDB keeps its buffers within it and spills
+    beyond (its default is most of the machine's memory, which a long run fills)."""
     path = Path(path)
     if read_only and not path.exists():
         raise FileNotFoundError(f"{path}: no store yet; run `marketflow demo` or a backfill first")
@@ -44,7 +46,8 @@ def open_store(
         # Its bar would print into the command's own progress display.
         conn.execute("SET enable_progress_bar = false")
         if memory_mib is not None:
-            conn.execute(f"SET memory_limit = '{int(memory_mib)}MiB'")
+            limit = max(int(memory_mib), DUCKDB_FLOOR_MIB)
+            conn.execute(f"SET memory_limit = '{limit}MiB'")
         if not read_only:
             apply_migrations(conn)
         yield conn

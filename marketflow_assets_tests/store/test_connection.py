@@ -114,6 +114,9 @@ def test_a_memory_budget_holds_duckdb_to_it(tmp_path: Path) -> None:
     with open_store(tmp_path / "s.duckdb", memory_mib=512) as conn:
         (limit,) = conn.execute("SELECT current_setting('memory_limit')").fetchall()[0]
     assert limit == "512.0 MiB"
+    with open_store(tmp_path / "s.duckdb", memory_mib=1) as conn:
+        (floor,) = conn.execute("SELECT current_setting('memory_limit')").fetchall()[0]
+    assert floor == "256.0 MiB"  # DuckDB needs some room for any query
     with open_store(tmp_path / "s.duckdb") as conn:
         (default,) = conn.execute("SELECT current_setting('memory_limit')").fetchall()[0]
     assert default != "512.0 MiB"
