@@ -40,6 +40,7 @@ from marketflow_assets_tests.defs.built import (
     vpa_features,
     vpa_signals,
 )
+from marketflow_assets_tests.defs.stores import copy_of
 
 TRAINING = [analysis_snapshots, training_pairs, snapshots_unique_keys, pairs_unique_keys]
 ANALYSIS = [daily_bars, vpa_features, vpa_signals]
@@ -150,10 +151,7 @@ def test_pairs_cover_the_selected_sessions_and_every_check_passes(stored: Stored
 def test_rerunning_a_window_keeps_rows_and_reviews(
     stored: Stored, tmp_path: Path, instance: dg.DagsterInstance
 ) -> None:
-    settings = dataclasses.replace(stored.settings, data_dir=tmp_path / "copy")
-    settings = dataclasses.replace(settings, duckdb_path=tmp_path / "copy" / "store.duckdb")
-    settings.data_dir.mkdir()
-    shutil.copyfile(stored.settings.duckdb_path, settings.duckdb_path)
+    settings = copy_of(stored.settings, tmp_path / "copy")
     pair_id = stored.pairs.filter(pl.col("as_of") >= pl.date(2010, 3, 1))["pair_id"][0]
     with duckdb.connect(str(settings.duckdb_path)) as conn:
         reviews.approve(conn, pair_id, reviewer="analyst")
@@ -171,10 +169,7 @@ def test_a_small_memory_budget_writes_the_rows_of_one_chunk(
     stored: Stored, tmp_path: Path, instance: dg.DagsterInstance
 ) -> None:
     """1 MiB cuts the window into chunks of a few sessions; the rows are the same."""
-    settings = dataclasses.replace(stored.settings, data_dir=tmp_path / "copy", memory_mib=1)
-    settings = dataclasses.replace(settings, duckdb_path=tmp_path / "copy" / "store.duckdb")
-    settings.data_dir.mkdir()
-    shutil.copyfile(stored.settings.duckdb_path, settings.duckdb_path)
+    settings = copy_of(stored.settings, tmp_path / "copy", memory_mib=1)
     with duckdb.connect(str(settings.duckdb_path)) as conn:
         conn.execute("DELETE FROM snapshots; DELETE FROM training_pairs")
     defs = build_definitions(settings)

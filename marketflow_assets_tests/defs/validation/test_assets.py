@@ -2,7 +2,6 @@
 
 import dataclasses
 import datetime as dt
-import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +24,7 @@ from marketflow_assets.runs.plan import ANALYSIS_ASSETS, FEEDBACK_ASSETS, Stage,
 from marketflow_assets.runs.report import failure_reasons
 from marketflow_assets.settings import Settings
 from marketflow_assets.training.snapshots import load_snapshot
+from marketflow_assets_tests.defs.stores import copy_of
 
 START, END = "2009-08-21", "2010-01-29"
 # The store holds bars and signals through the end of 2009 first, then through END.
@@ -203,12 +203,7 @@ def test_stored_returns_agree_with_a_hand_computation_from_the_bars(stored: Stor
 def test_scoring_the_same_range_again_gives_identical_rows(
     stored: Stored, tmp_path: Path, instance: dg.DagsterInstance
 ) -> None:
-    data_dir = tmp_path / "copy"
-    data_dir.mkdir()
-    settings = dataclasses.replace(
-        stored.settings, data_dir=data_dir, duckdb_path=data_dir / "marketflow.duckdb"
-    )
-    shutil.copyfile(stored.settings.duckdb_path, settings.duckdb_path)
+    settings = copy_of(stored.settings, tmp_path / "copy")
     defs = build_definitions(settings)
     rerun = Stage(SCORE_OUTCOMES_JOB, "2009-11-02", "2009-11-30")
     for _ in range(2):
@@ -221,12 +216,7 @@ def test_scoring_the_same_range_again_gives_identical_rows(
 def test_a_small_memory_budget_scores_in_chunks_with_the_same_rows(
     stored: Stored, tmp_path: Path, instance: dg.DagsterInstance
 ) -> None:
-    data_dir = tmp_path / "copy"
-    data_dir.mkdir()
-    settings = dataclasses.replace(
-        stored.settings, data_dir=data_dir, duckdb_path=data_dir / "marketflow.duckdb", memory_mib=1
-    )
-    shutil.copyfile(stored.settings.duckdb_path, settings.duckdb_path)
+    settings = copy_of(stored.settings, tmp_path / "copy", memory_mib=1)
     with duckdb.connect(str(settings.duckdb_path)) as conn:
         conn.execute("DELETE FROM outcomes")
     first, last = stored.outcomes["date"].min(), stored.outcomes["date"].max()
