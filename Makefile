@@ -38,8 +38,8 @@ format: $(INSTALLED)
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-ui: $(INSTALLED) $(DAGSTER_HOME)/dagster.yaml
-	$(BIN)/dagster dev -w workspace.yaml
+ui: $(INSTALLED)
+	$(BIN)/marketflow ui
 
 # The README's figures are rewritten even when a target is missed; bench still fails then.
 bench: $(INSTALLED)

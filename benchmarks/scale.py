@@ -11,6 +11,7 @@ backfill and the peak memory of the command (it runs every stage in its own proc
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import json
 import os
@@ -21,6 +22,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 from vpa import universe
@@ -88,12 +90,30 @@ def run_command(argv: list[str], env: dict[str, str]) -> tuple[int, list[dict[st
     return process.wait(), stages
 
 
+@contextlib.contextmanager
+def _workspace(keep: Path | None) -> Iterator[str]:
+    """The folder a run works in: `keep` (made, and left behind) or a temporary one."""
+    if keep is None:
+        with tempfile.TemporaryDirectory(prefix="marketflow-scale-") as tmp:
+            yield tmp
+    else:
+        keep.mkdir(parents=True, exist_ok=True)
+        yield str(keep)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tickers", type=int, default=2_000)
     parser.add_argument("--sessions", type=int, default=2_520)
+    parser.add_argument(
+        "--keep",
+        type=Path,
+        help="an empty folder to work in and keep (store, Dagster home, universe) for study",
+    )
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory(prefix="marketflow-scale-") as tmp:
+    if args.keep is not None and args.keep.exists() and any(args.keep.iterdir()):
+        parser.error(f"--keep {args.keep} is not empty")
+    with _workspace(args.keep) as tmp:
         folder = Path(tmp) / "incoming"
         folder.mkdir()
         bars = universe(args.tickers, args.sessions)

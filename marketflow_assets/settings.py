@@ -22,6 +22,8 @@ DEFAULT_TEMPLATES_DIR = Path(str(files("marketflow_assets").joinpath("templates"
 # The instance config copied into a new DAGSTER_HOME: storage, the `duckdb` pool, run retries.
 INSTANCE_CONFIG = Path(str(files("marketflow_assets").joinpath("dagster.yaml")))
 SOURCE_NAMES = ("sample", "files", "yfinance")
+# Where Dagster keeps run history: SQLite files in DAGSTER_HOME, or Postgres (runs/instance.py).
+INSTANCE_NAMES = ("sqlite", "postgres")
 DEFAULT_START_DATE = dt.date(2009, 8, 21)
 # Memory a run's stage may fill with one chunk of its window: long ranges are processed in
 # chunks of sessions that fit it, so peak memory does not grow with the range.
@@ -47,6 +49,9 @@ class Settings:
     # Overrides `training.quiet_sample` of the rules when set.
     quiet_sample: float | None = None
     memory_mib: int = DEFAULT_MEMORY_MIB
+    instance: str = "sqlite"
+    # A server of the user's for `instance="postgres"`; None runs the embedded one.
+    postgres_url: str | None = None
 
     @property
     def exports_dir(self) -> Path:
@@ -112,6 +117,18 @@ class Settings:
                 f"MARKETFLOW_MEMORY_MIB={raw_memory!r} is not a positive whole number of MiB"
             )
 
+        instance = (env.get("MARKETFLOW_INSTANCE") or "sqlite").strip().lower()
+        if instance not in INSTANCE_NAMES:
+            raise SettingsError(
+                f"MARKETFLOW_INSTANCE={instance!r} is not a known instance; "
+                f"choose one of {', '.join(INSTANCE_NAMES)}"
+            )
+        postgres_url = env.get("MARKETFLOW_POSTGRES_URL") or None
+        if postgres_url and instance != "postgres":
+            raise SettingsError(
+                "MARKETFLOW_POSTGRES_URL is set but MARKETFLOW_INSTANCE is not postgres"
+            )
+
         return cls(
             data_dir=data_dir,
             duckdb_path=duckdb_path,
@@ -123,6 +140,8 @@ class Settings:
             rules_path=rules_path,
             quiet_sample=quiet_sample,
             memory_mib=int(raw_memory),
+            instance=instance,
+            postgres_url=postgres_url,
         )
 
 

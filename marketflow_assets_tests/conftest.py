@@ -1,7 +1,8 @@
 """Shared fixtures: a temporary store and Dagster instance per test, and settings for them.
 
 The suite never sees the caller's environment: `MARKETFLOW_*` variables are cleared and
-`DAGSTER_HOME` points at a temporary folder before any test module is imported.
+`DAGSTER_HOME` points at a temporary folder before any test module is imported, and Dagster's
+bookkeeping settings are those the project's commands set.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
+from marketflow_assets.runs.instance import BOOKKEEPING_ENV
 from marketflow_assets.settings import Settings
 
 _HOME = tempfile.TemporaryDirectory(prefix="marketflow-tests-dagster-home-")
@@ -26,6 +28,8 @@ def pytest_configure(config: pytest.Config) -> None:
     # rich fixes a width exported by the shell when its console is made; tests set their own.
     os.environ.pop("COLUMNS", None)
     os.environ["DAGSTER_HOME"] = _HOME.name
+    # Dagster's bookkeeping as the project's commands set it, whichever test runs first.
+    os.environ.update(BOOKKEEPING_ENV)
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:

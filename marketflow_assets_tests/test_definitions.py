@@ -17,7 +17,7 @@ DAGSTER = Path(sys.executable).parent / "dagster"
 
 def test_every_area_folder_is_picked_up() -> None:
     names = [module.__name__.split(".")[-2] for module in area_modules()]
-    assert names == ["bars", "evening", "exports", "training", "validation", "vpa"]
+    assert names == ["bars", "bookkeeping", "evening", "exports", "training", "validation", "vpa"]
 
 
 def test_defs_hold_the_assets_checks_jobs_schedule_and_sensor(settings: Settings) -> None:

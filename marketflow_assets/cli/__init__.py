@@ -1,4 +1,4 @@
-"""The `marketflow` command: demo, backfill, status, scorecard, export, review and stats."""
+"""The `marketflow` command: demo, backfill, status, scorecard, export, review, stats and ui."""
 
 from __future__ import annotations
 
@@ -19,6 +19,8 @@ from marketflow_assets.cli.pipeline import (
 )
 from marketflow_assets.cli.review import add_review_parser, cmd_review, cmd_stats
 from marketflow_assets.cli.scorecard import BREAKDOWNS
+from marketflow_assets.cli.ui import cmd_ui
+from marketflow_assets.runs.instance import InstanceError, instance_server
 from marketflow_assets.runs.plan import RangeError
 from marketflow_assets.settings import Settings, SettingsError
 from marketflow_assets.sources import SourceError
@@ -81,6 +83,10 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_parser(
         "stats", help="training pairs by type and review status, exports, snapshots"
     )
+    ui = commands.add_parser(
+        "ui", help="the Dagster UI (webserver and daemon) on the project's instance"
+    )
+    ui.add_argument("--port", type=int, default=3000, help="port on 127.0.0.1 (default 3000)")
     return parser
 
 
@@ -92,14 +98,20 @@ COMMANDS = {
     "export": cmd_export,
     "review": cmd_review,
     "stats": cmd_stats,
+    "ui": cmd_ui,
 }
+# Commands that read or write Dagster's run history, and so need its server when it has one.
+INSTANCE_COMMANDS = frozenset({"demo", "backfill", "status", "scorecard", "export", "ui"})
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         settings = Settings.from_env()
-        return COMMANDS[args.command](settings, args)
+        if args.command not in INSTANCE_COMMANDS:
+            return COMMANDS[args.command](settings, args)
+        with instance_server(settings):
+            return COMMANDS[args.command](settings, args)
     except (
         SettingsError,
         SourceError,
@@ -109,6 +121,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         ReviewError,
         ExportError,
         dg.DagsterInvalidSubsetError,
+        InstanceError,
     ) as exc:
         console.print(f"[red]error:[/] {escape(str(exc))}")
         return 2

@@ -17,12 +17,8 @@ from marketflow_assets.definitions import definitions_for
 from marketflow_assets.defs.area import AreaContext
 from marketflow_assets.defs.exports.definitions import EXPORT_JOB
 from marketflow_assets.defs.validation.definitions import SCORECARD_JOB
-from marketflow_assets.runs.launch import (
-    StepUpdate,
-    project_instance,
-    run_job,
-    run_stage,
-)
+from marketflow_assets.runs.instance import project_instance
+from marketflow_assets.runs.launch import StepUpdate, run_job, run_stage
 from marketflow_assets.runs.plan import (
     RangeError,
     Stage,
@@ -40,7 +36,8 @@ from marketflow_assets.training.export import check_export_name
 
 
 class StepProgress:
-    """A line per run step, spinning while it runs and ticked (or crossed) when it ends."""
+    """A line per run step, spinning while it runs with the step's latest log line (for chunked
+    work: sessions done, rate, time left), and ticked (or crossed) when it ends."""
 
     def __init__(self, progress: Progress) -> None:
         self.progress = progress
@@ -50,6 +47,9 @@ class StepProgress:
         marks = {"success": "[green]done", "failure": "[red]failed", "skipped": "[yellow]skipped"}
         if update.state == "start":
             self.tasks[update.step] = self.progress.add_task(update.step, total=1, status="running")
+        elif update.state == "log":
+            if update.step in self.tasks:
+                self.progress.update(self.tasks[update.step], status=escape(update.message))
         elif update.step in self.tasks:
             self.progress.update(
                 self.tasks[update.step], completed=1, status=marks.get(update.state, update.state)

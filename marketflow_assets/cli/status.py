@@ -7,7 +7,8 @@ import datetime as dt
 from rich.markup import escape
 
 from marketflow_assets.cli.output import compact_table, console
-from marketflow_assets.runs.launch import RANGE_END_TAG, RANGE_START_TAG, project_instance
+from marketflow_assets.runs.instance import project_instance
+from marketflow_assets.runs.launch import RANGE_END_TAG, RANGE_START_TAG
 from marketflow_assets.settings import Settings
 from marketflow_assets.store.connection import open_store
 from marketflow_assets.store.reads import (

@@ -2,20 +2,18 @@
 
 from __future__ import annotations
 
-import os
-import shutil
+import logging
 import threading
 import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import dagster as dg
 
+from marketflow_assets.runs.failures import mark_failed_partitions
 from marketflow_assets.runs.plan import Stage
-from marketflow_assets.settings import INSTANCE_CONFIG, default_dagster_home
 
 RANGE_START_TAG = "dagster/asset_partition_range_start"
 RANGE_END_TAG = "dagster/asset_partition_range_end"
@@ -32,23 +30,13 @@ CONSOLE_LOG_LEVEL = "CRITICAL"
 
 @dataclass(frozen=True)
 class StepUpdate:
-    """One step of a run changed state: started, succeeded, failed or was skipped."""
+    """One step of a run changed state (started, succeeded, failed or was skipped: `state` is
+    "start", "success", "failure" or "skipped"), or logged a line (`state` "log", `message`)."""
 
     step: str
     state: str
     at: float
-
-
-def project_instance() -> dg.DagsterInstance:
-    """The instance in DAGSTER_HOME (default `.dagster_home/`), given the project's instance
-    config when it has none."""
-    home = Path(os.environ.get("DAGSTER_HOME") or default_dagster_home())
-    home.mkdir(parents=True, exist_ok=True)
-    config = home / "dagster.yaml"
-    if not config.exists():
-        shutil.copyfile(INSTANCE_CONFIG, config)
-    os.environ["DAGSTER_HOME"] = str(home)
-    return dg.DagsterInstance.get()
+    message: str = ""
 
 
 def run_job(
@@ -91,22 +79,35 @@ def run_job(
 
     worker = threading.Thread(target=execute, name=f"run-{run_id[:8]}", daemon=True)
     worker.start()
-    seen = 0
+    cursor = None
     while True:
         alive = worker.is_alive()
         if on_step is not None:
-            records = instance.all_logs(run_id, of_type=STEP_EVENTS)
-            for record in records[seen:]:
-                event = record.get_dagster_event()
-                state = event.event_type_value.removeprefix("STEP_").lower()
-                on_step(StepUpdate(event.step_key or "", state, record.timestamp))
-            seen = len(records)
+            page = instance.get_records_for_run(run_id, cursor=cursor)
+            for record in page.records:
+                if update := _step_update(record.event_log_entry):
+                    on_step(update)
+            cursor = page.cursor
         if not alive:
             break
         time.sleep(0.2)
     if "error" in outcome:
         raise outcome["error"]  # type: ignore[misc]
+    mark_failed_partitions(instance, run_id)
     return outcome["result"]  # type: ignore[return-value]
+
+
+def _step_update(entry: dg.EventLogEntry) -> StepUpdate | None:
+    """The step event or the step's own log line that `entry` records, if it is one."""
+    event = entry.dagster_event
+    if event is None:
+        if entry.step_key and entry.level >= logging.INFO:
+            return StepUpdate(entry.step_key, "log", entry.timestamp, entry.user_message)
+        return None
+    if event.event_type not in STEP_EVENTS:
+        return None
+    state = event.event_type_value.removeprefix("STEP_").lower()
+    return StepUpdate(event.step_key or "", state, entry.timestamp)
 
 
 def run_stage(

@@ -1,0 +1,1 @@
+"""Dagster bookkeeping of the project: failed range runs marked as Dagster would."""

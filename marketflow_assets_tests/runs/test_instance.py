@@ -1,0 +1,58 @@
+"""The project's instance: its config in DAGSTER_HOME, SQLite or Postgres as the settings say."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import dagster as dg
+import pytest
+
+from marketflow_assets.runs.instance import (
+    POSTGRES_URL_VARIABLE,
+    InstanceError,
+    instance_server,
+    prepare_home,
+    project_instance,
+)
+from marketflow_assets.runs.launch import run_job
+from marketflow_assets.settings import Settings
+from marketflow_assets_tests.runs.ranged import JOB, RANGE, RANGE_KEYS, ranged_defs, statuses
+
+
+@pytest.fixture
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    home = tmp_path / "dagster_home"
+    monkeypatch.setenv("DAGSTER_HOME", str(home))
+    monkeypatch.delenv(POSTGRES_URL_VARIABLE, raising=False)
+    return home
+
+
+def settings_of(tmp_path: Path, **env: str) -> Settings:
+    return Settings.from_env({"MARKETFLOW_DATA_DIR": str(tmp_path / "data"), **env})
+
+
+def test_a_new_home_gets_the_config_of_the_settings(tmp_path: Path, home: Path) -> None:
+    prepare_home(settings_of(tmp_path))
+    assert "duckdb" in (home / "dagster.yaml").read_text()
+    assert POSTGRES_URL_VARIABLE not in (home / "dagster.yaml").read_text()
+
+
+def test_a_home_of_the_other_kind_is_refused(tmp_path: Path, home: Path) -> None:
+    prepare_home(settings_of(tmp_path))
+    with pytest.raises(InstanceError, match="keeps run history in SQLite.*delete that file"):
+        prepare_home(settings_of(tmp_path, MARKETFLOW_INSTANCE="postgres"))
+
+
+def test_the_embedded_postgres_holds_the_history_while_needed(tmp_path: Path, home: Path) -> None:
+    settings = settings_of(tmp_path, MARKETFLOW_INSTANCE="postgres")
+    with instance_server(settings):
+        instance = project_instance()
+        assert type(instance.run_storage).__name__ == "PostgresRunStorage"
+        result = run_job(ranged_defs(fail=True), JOB, instance, tags=RANGE)
+        assert statuses(instance, "first") == dict.fromkeys(RANGE_KEYS, "FAILED")
+        instance.dispose()
+    assert not (home / "postgres" / "postmaster.pid").exists()
+    with instance_server(settings):
+        instance = project_instance()
+        assert instance.get_run_by_id(result.run_id).status == dg.DagsterRunStatus.FAILURE
+        instance.dispose()
