@@ -39,7 +39,7 @@ def test_a_new_home_gets_the_config_of_the_settings(tmp_path: Path, home: Path) 
 
 def test_a_home_of_the_other_kind_is_refused(tmp_path: Path, home: Path) -> None:
     prepare_home(settings_of(tmp_path))
-    with pytest.raises(InstanceError, match="keeps run history in SQLite.*delete that file"):
+    with pytest.raises(InstanceError, match=r"keeps run history in SQLite.*delete that file"):
         prepare_home(settings_of(tmp_path, MARKETFLOW_INSTANCE="postgres"))
 
 
