@@ -15,20 +15,15 @@ $(INSTALLED): pyproject.toml
 
 setup: $(INSTALLED)
 
-# Copied once: an existing instance config in DAGSTER_HOME is never overwritten.
-$(DAGSTER_HOME)/dagster.yaml:
-	mkdir -p $(DAGSTER_HOME)
-	cp marketflow_assets/dagster.yaml $(DAGSTER_HOME)/dagster.yaml
-
-demo: $(INSTALLED) $(DAGSTER_HOME)/dagster.yaml
+demo: $(INSTALLED)
 	$(BIN)/marketflow demo
 
 test: $(INSTALLED)
 	$(BIN)/python -m pytest
 
 # Dagster's own check of the code location, as the UI would load it.
-validate: $(INSTALLED) $(DAGSTER_HOME)/dagster.yaml
-	$(BIN)/dagster definitions validate -w workspace.yaml
+validate: $(INSTALLED)
+	$(BIN)/marketflow dagster definitions validate -w workspace.yaml
 
 lint: $(INSTALLED)
 	$(BIN)/ruff format --check .

@@ -25,14 +25,25 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import dagster as dg
 from vpa import universe
+
+from marketflow_assets.runs.instance import instance_server, project_instance
+from marketflow_assets.settings import INSTANCE_NAMES, Settings
 
 RESULTS = Path(__file__).with_name("results.json")
 TARGET_SECONDS = 300
 TARGET_PEAK_GIB = 6.0
 SAMPLE_SECONDS = 0.2
 STAGE = re.compile(r"^(Materialising|Exporting) (?P<what>.+?)(?: \(one run\).*)?$")
-ENDED = re.compile(r"^Run [0-9a-f-]+ (succeeded|failed)")
+ENDED = re.compile(r"^Run (?P<run_id>[0-9a-f-]+) (succeeded|failed)")
+# Events after which a step's own work is over and Dagster's bookkeeping of it begins.
+WORK_ENDS = {
+    dg.DagsterEventType.STEP_OUTPUT,
+    dg.DagsterEventType.ASSET_MATERIALIZATION,
+    dg.DagsterEventType.ASSET_CHECK_EVALUATION,
+    dg.DagsterEventType.STEP_FAILURE,
+}
 
 
 class PeakMemory:
@@ -82,12 +93,50 @@ def run_command(argv: list[str], env: dict[str, str]) -> tuple[int, list[dict[st
         if match := STAGE.match(line.strip()):
             began, what = now, match["what"]
             memory.take()
-        elif ENDED.match(line.strip()) and began is not None:
+        elif (ended := ENDED.match(line.strip())) and began is not None:
             stages.append(
-                {"stage": what, "seconds": round(now - began, 2), "peak_rss_gib": memory.take()}
+                {
+                    "stage": what,
+                    "run_id": ended["run_id"],
+                    "seconds": round(now - began, 2),
+                    "peak_rss_gib": memory.take(),
+                }
             )
             began = None
     return process.wait(), stages
+
+
+def steps_work_seconds(instance: dg.DagsterInstance, run_id: str) -> float:
+    """Seconds the run's steps spent in their own code: from each step's start to the first
+    event that follows its work (its output, materialisation, check result or failure)."""
+    started: dict[str, float] = {}
+    worked = 0.0
+    for record in instance.get_records_for_run(
+        run_id, of_type={dg.DagsterEventType.STEP_START, *WORK_ENDS}
+    ).records:
+        entry = record.event_log_entry
+        step = entry.step_key or ""
+        if entry.dagster_event.event_type == dg.DagsterEventType.STEP_START:
+            started[step] = entry.timestamp
+        elif step in started:
+            worked += entry.timestamp - started.pop(step)
+    return worked
+
+
+def add_dagster_share(stages: list[dict[str, object]], env: dict[str, str]) -> None:
+    """Each stage's share of wall time outside its steps' own work (Dagster's planning and
+    bookkeeping, the command's start), read from the run history the command left."""
+    os.environ.update(env)
+    settings = Settings.from_env(env)
+    with instance_server(settings):
+        instance = project_instance()
+        for stage in stages:
+            if len(str(stage["run_id"])) < 36:
+                continue
+            work = steps_work_seconds(instance, str(stage["run_id"]))
+            stage["steps_work_s"] = round(work, 1)
+            stage["dagster_share"] = round(1 - work / float(stage["seconds"]), 2)
+        instance.dispose()
 
 
 @contextlib.contextmanager
@@ -105,6 +154,12 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tickers", type=int, default=2_000)
     parser.add_argument("--sessions", type=int, default=2_520)
+    parser.add_argument(
+        "--instance",
+        choices=INSTANCE_NAMES,
+        default="sqlite",
+        help="where Dagster keeps the run history (MARKETFLOW_INSTANCE)",
+    )
     parser.add_argument(
         "--keep",
         type=Path,
@@ -126,6 +181,7 @@ def main() -> int:
             "MARKETFLOW_DATA_DIR": str(Path(tmp) / "data"),
             "MARKETFLOW_START_DATE": first.isoformat(),
             "DAGSTER_HOME": str(Path(tmp) / "dagster_home"),
+            "MARKETFLOW_INSTANCE": args.instance,
             "COLUMNS": "200",
         }
         began = time.perf_counter()
@@ -137,9 +193,11 @@ def main() -> int:
             code, export = run_command(["export", "--name", "scale"], env)
             stages += export
         total_s = time.perf_counter() - began
+        add_dagster_share(stages, env)
     peak_gib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 2**20
     figures = {
         "tickers": args.tickers,
+        "instance": args.instance,
         "sessions": args.sessions,
         "bars": bars.height,
         "succeeded": code == 0,
@@ -152,7 +210,7 @@ def main() -> int:
         "measured_on": dt.date.today().isoformat(),
     }
     results = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
-    results.setdefault("scale", {})[f"{args.tickers}x{args.sessions}"] = figures
+    results.setdefault("scale", {})[f"{args.tickers}x{args.sessions} {args.instance}"] = figures
     RESULTS.write_text(json.dumps(results, indent=2) + "\n")
     print(json.dumps(figures, indent=2))
     return 0 if figures["meets_target"] else 1

@@ -22,8 +22,10 @@ DEFAULT_TEMPLATES_DIR = Path(str(files("marketflow_assets").joinpath("templates"
 # The instance config copied into a new DAGSTER_HOME: storage, the `duckdb` pool, run retries.
 INSTANCE_CONFIG = Path(str(files("marketflow_assets").joinpath("dagster.yaml")))
 SOURCE_NAMES = ("sample", "files", "yfinance")
-# Where Dagster keeps run history: SQLite files in DAGSTER_HOME, or Postgres (runs/instance.py).
-INSTANCE_NAMES = ("sqlite", "postgres")
+# Where Dagster keeps run history (runs/instance.py): Postgres, by default a server embedded in
+# DAGSTER_HOME, whose batched writes keep a long backfill's bookkeeping short; or SQLite files.
+INSTANCE_NAMES = ("postgres", "sqlite")
+DEFAULT_INSTANCE = "postgres"
 DEFAULT_START_DATE = dt.date(2009, 8, 21)
 # Memory a run's stage may fill with one chunk of its window: long ranges are processed in
 # chunks of sessions that fit it, so peak memory does not grow with the range.
@@ -49,7 +51,7 @@ class Settings:
     # Overrides `training.quiet_sample` of the rules when set.
     quiet_sample: float | None = None
     memory_mib: int = DEFAULT_MEMORY_MIB
-    instance: str = "sqlite"
+    instance: str = DEFAULT_INSTANCE
     # A server of the user's for `instance="postgres"`; None runs the embedded one.
     postgres_url: str | None = None
 
@@ -117,7 +119,7 @@ class Settings:
                 f"MARKETFLOW_MEMORY_MIB={raw_memory!r} is not a positive whole number of MiB"
             )
 
-        instance = (env.get("MARKETFLOW_INSTANCE") or "sqlite").strip().lower()
+        instance = (env.get("MARKETFLOW_INSTANCE") or DEFAULT_INSTANCE).strip().lower()
         if instance not in INSTANCE_NAMES:
             raise SettingsError(
                 f"MARKETFLOW_INSTANCE={instance!r} is not a known instance; "

@@ -8,6 +8,7 @@ bookkeeping settings are those the project's commands set.
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,6 +24,12 @@ _HOME = tempfile.TemporaryDirectory(prefix="marketflow-tests-dagster-home-")
 
 def pytest_configure(config: pytest.Config) -> None:
     """Forget the caller's settings before collection imports anything that could read them."""
+    # A folder of this session's own for tmp_path: every pytest session started under the
+    # shared pytest-of-<user> makes it private again, which would cut the embedded Postgres
+    # (run as its own system user when the tests run as root) off from its data.
+    if not config.option.basetemp:
+        config.option.basetemp = tempfile.mkdtemp(prefix="marketflow-tests-")
+        config.add_cleanup(lambda: shutil.rmtree(config.option.basetemp, ignore_errors=True))
     for name in [name for name in os.environ if name.startswith("MARKETFLOW_")]:
         del os.environ[name]
     # rich fixes a width exported by the shell when its console is made; tests set their own.

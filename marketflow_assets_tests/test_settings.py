@@ -114,3 +114,12 @@ def test_memory_budget_must_be_a_positive_number_of_mib(raw: str) -> None:
         Settings.from_env({"MARKETFLOW_MEMORY_MIB": raw})
     assert Settings.from_env({"MARKETFLOW_MEMORY_MIB": "512"}).memory_mib == 512
     assert Settings.from_env({}).memory_mib == 2048
+
+
+def test_the_instance_is_postgres_unless_told_otherwise() -> None:
+    assert Settings.from_env({}).instance == "postgres"
+    assert Settings.from_env({"MARKETFLOW_INSTANCE": " SQLite "}).instance == "sqlite"
+    with pytest.raises(SettingsError, match="MARKETFLOW_INSTANCE='mysql'"):
+        Settings.from_env({"MARKETFLOW_INSTANCE": "mysql"})
+    with pytest.raises(SettingsError, match="MARKETFLOW_POSTGRES_URL is set but"):
+        Settings.from_env({"MARKETFLOW_INSTANCE": "sqlite", "MARKETFLOW_POSTGRES_URL": "x"})

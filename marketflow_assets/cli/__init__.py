@@ -1,4 +1,5 @@
-"""The `marketflow` command: demo, backfill, status, scorecard, export, review, stats and ui."""
+"""The `marketflow` command: demo, backfill, status, scorecard, export, review, stats, and
+Dagster's own UI and commands on the project's instance."""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ from marketflow_assets.cli.pipeline import (
 )
 from marketflow_assets.cli.review import add_review_parser, cmd_review, cmd_stats
 from marketflow_assets.cli.scorecard import BREAKDOWNS
-from marketflow_assets.cli.ui import cmd_ui
+from marketflow_assets.cli.ui import cmd_dagster, cmd_ui
 from marketflow_assets.runs.instance import InstanceError, instance_server
 from marketflow_assets.runs.plan import RangeError
 from marketflow_assets.settings import Settings, SettingsError
@@ -87,6 +88,10 @@ def build_parser() -> argparse.ArgumentParser:
         "ui", help="the Dagster UI (webserver and daemon) on the project's instance"
     )
     ui.add_argument("--port", type=int, default=3000, help="port on 127.0.0.1 (default 3000)")
+    dagster = commands.add_parser(
+        "dagster", help="any `dagster` command on the project's instance (e.g. asset materialize)"
+    )
+    dagster.add_argument("arguments", nargs=argparse.REMAINDER, help="dagster's arguments")
     return parser
 
 
@@ -99,9 +104,12 @@ COMMANDS = {
     "review": cmd_review,
     "stats": cmd_stats,
     "ui": cmd_ui,
+    "dagster": cmd_dagster,
 }
 # Commands that read or write Dagster's run history, and so need its server when it has one.
-INSTANCE_COMMANDS = frozenset({"demo", "backfill", "status", "scorecard", "export", "ui"})
+INSTANCE_COMMANDS = frozenset(
+    {"demo", "backfill", "status", "scorecard", "export", "ui", "dagster"}
+)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

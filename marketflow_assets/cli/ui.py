@@ -1,10 +1,12 @@
-"""`marketflow ui`: Dagster's webserver and daemon on the project's instance and settings."""
+"""`marketflow ui` and `marketflow dagster ...`: Dagster's own commands on the project's
+instance, with its server running and its bookkeeping settings, for as long as they run."""
 
 from __future__ import annotations
 
 import argparse
 import subprocess
 import sys
+from collections.abc import Sequence
 
 from marketflow_assets.runs.instance import dagster_home
 from marketflow_assets.settings import Settings
@@ -18,16 +20,21 @@ WORKSPACE = """load_from:
 """
 
 
-def cmd_ui(_settings: Settings, args: argparse.Namespace) -> int:
-    """Run `dagster dev` on the project's code location until it is stopped (Ctrl-C); its
-    runs inherit the instance's server and bookkeeping settings from this process."""
+def cmd_ui(settings: Settings, args: argparse.Namespace) -> int:
+    """`dagster dev` (webserver and daemon) on 127.0.0.1 until stopped with Ctrl-C."""
     workspace = dagster_home() / "workspace.yaml"
     workspace.write_text(WORKSPACE)
-    command = [
-        *(sys.executable, "-m", "dagster", "dev", "-w", str(workspace)),
-        *("--host", LOCALHOST, "--port", str(args.port)),
-    ]
+    return _dagster(["dev", "-w", str(workspace), "--host", LOCALHOST, "--port", str(args.port)])
+
+
+def cmd_dagster(settings: Settings, args: argparse.Namespace) -> int:
+    """Any `dagster` command, e.g. `asset materialize -m marketflow_assets.definitions ...`."""
+    return _dagster(args.arguments)
+
+
+def _dagster(arguments: Sequence[str]) -> int:
+    """Dagster's command line in a child process, which inherits this one's environment."""
     try:
-        return subprocess.run(command, check=False).returncode
+        return subprocess.run([sys.executable, "-m", "dagster", *arguments], check=False).returncode
     except KeyboardInterrupt:
         return 0

