@@ -26,6 +26,8 @@ SOURCE_NAMES = ("sample", "files", "yfinance")
 # DAGSTER_HOME, whose batched writes keep a long backfill's bookkeeping short; or SQLite files.
 INSTANCE_NAMES = ("postgres", "sqlite")
 DEFAULT_INSTANCE = "postgres"
+# Brokers dagster-celery's workers can share with the project: Redis over TCP, TLS or a socket.
+BROKER_SCHEMES = ("redis://", "rediss://", "redis+socket://")
 DEFAULT_START_DATE = dt.date(2009, 8, 21)
 # Memory a run's stage may fill with one chunk of its window: long ranges are processed in
 # chunks of sessions that fit it, so peak memory does not grow with the range.
@@ -54,6 +56,9 @@ class Settings:
     instance: str = DEFAULT_INSTANCE
     # A server of the user's for `instance="postgres"`; None runs the embedded one.
     postgres_url: str | None = None
+    # The Redis broker of the Celery workers that backfills run on (runs/workers.py); None runs
+    # every stage in the command's own process.
+    celery_broker: str | None = None
 
     @property
     def exports_dir(self) -> Path:
@@ -131,6 +136,18 @@ class Settings:
                 "MARKETFLOW_POSTGRES_URL is set but MARKETFLOW_INSTANCE is not postgres"
             )
 
+        celery_broker = env.get("MARKETFLOW_CELERY_BROKER") or None
+        if celery_broker and not celery_broker.startswith(BROKER_SCHEMES):
+            raise SettingsError(
+                "MARKETFLOW_CELERY_BROKER is not a Redis URL; give redis://host:port/db "
+                "(or rediss://, redis+socket://)"
+            )
+        if celery_broker and instance != "postgres":
+            raise SettingsError(
+                "MARKETFLOW_CELERY_BROKER needs MARKETFLOW_INSTANCE=postgres: the workers and "
+                "the command share the run history there"
+            )
+
         return cls(
             data_dir=data_dir,
             duckdb_path=duckdb_path,
@@ -144,6 +161,7 @@ class Settings:
             memory_mib=int(raw_memory),
             instance=instance,
             postgres_url=postgres_url,
+            celery_broker=celery_broker,
         )
 
 

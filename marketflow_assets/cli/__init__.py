@@ -17,12 +17,14 @@ from marketflow_assets.cli.pipeline import (
     cmd_export,
     cmd_scorecard,
     cmd_status,
+    cmd_worker,
 )
 from marketflow_assets.cli.review import add_review_parser, cmd_review, cmd_stats
 from marketflow_assets.cli.scorecard import BREAKDOWNS
 from marketflow_assets.cli.ui import cmd_dagster, cmd_ui
 from marketflow_assets.runs.instance import InstanceError, instance_server
 from marketflow_assets.runs.plan import RangeError
+from marketflow_assets.runs.workers import WorkersError
 from marketflow_assets.settings import Settings, SettingsError
 from marketflow_assets.sources import SourceError
 from marketflow_assets.store.connection import StoreBusyError
@@ -35,6 +37,12 @@ def _date(text: str) -> dt.date:
         return dt.date.fromisoformat(text)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(f"{text!r} is not a date (YYYY-MM-DD)") from exc
+
+
+def _positive(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive whole number")
+    return int(text)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -51,6 +59,17 @@ def build_parser() -> argparse.ArgumentParser:
     backfill.add_argument(
         "--select", help="comma-separated asset names (default: all daily assets)"
     )
+    backfill.add_argument(
+        "--workers",
+        type=_positive,
+        help="split each stage's range into N runs on the Celery workers "
+        "(MARKETFLOW_CELERY_BROKER; default: as many as answer)",
+    )
+    worker = commands.add_parser(
+        "worker",
+        help="a Celery worker that runs the backfill runs sent to MARKETFLOW_CELERY_BROKER",
+    )
+    worker.add_argument("--name", help="the worker's name (default: dagster-<random>)")
     commands.add_parser("status", help="what the store holds and the last run")
     scorecard = commands.add_parser(
         "scorecard", help="rebuild the scorecard of every matured signal and print it"
@@ -105,10 +124,11 @@ COMMANDS = {
     "stats": cmd_stats,
     "ui": cmd_ui,
     "dagster": cmd_dagster,
+    "worker": cmd_worker,
 }
 # Commands that read or write Dagster's run history, and so need its server when it has one.
 INSTANCE_COMMANDS = frozenset(
-    {"demo", "backfill", "status", "scorecard", "export", "ui", "dagster"}
+    {"demo", "backfill", "status", "scorecard", "export", "ui", "dagster", "worker"}
 )
 
 
@@ -130,6 +150,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         ExportError,
         dg.DagsterInvalidSubsetError,
         InstanceError,
+        WorkersError,
     ) as exc:
         console.print(f"[red]error:[/] {escape(str(exc))}")
         return 2

@@ -28,6 +28,14 @@ from marketflow_assets.runs.plan import (
     staged_backfill,
 )
 from marketflow_assets.runs.report import failure_reasons
+from marketflow_assets.runs.workers import (
+    RunOutcome,
+    label,
+    run_wave,
+    run_worker,
+    split_over,
+    waves,
+)
 from marketflow_assets.settings import Settings, SettingsError
 from marketflow_assets.sources.sample import load_sample
 from marketflow_assets.store.connection import open_store
@@ -45,14 +53,18 @@ class StepProgress:
 
     def __call__(self, update: StepUpdate) -> None:
         marks = {"success": "[green]done", "failure": "[red]failed", "skipped": "[yellow]skipped"}
+        message = escape(update.message)
         if update.state == "start":
-            self.tasks[update.step] = self.progress.add_task(update.step, total=1, status="running")
+            self.tasks[update.step] = self.progress.add_task(
+                update.step, total=1, status=message or "running"
+            )
         elif update.state == "log":
             if update.step in self.tasks:
-                self.progress.update(self.tasks[update.step], status=escape(update.message))
+                self.progress.update(self.tasks[update.step], status=message)
         elif update.step in self.tasks:
+            mark = marks.get(update.state, update.state)
             self.progress.update(
-                self.tasks[update.step], completed=1, status=marks.get(update.state, update.state)
+                self.tasks[update.step], completed=1, status=f"{mark} {message}".strip()
             )
 
 
@@ -61,9 +73,10 @@ def _run(
     start: dt.date,
     end: dt.date,
     select: Sequence[str] | None,
+    parts: int | None = None,
 ) -> bool:
-    """The selected assets (all daily ones by default) for [start, end] in one run; scoring
-    alone stops at the last session whose window is complete."""
+    """The selected assets (all daily ones by default) for [start, end] in one run, or split
+    over `parts` workers; scoring alone stops at the last session whose window is complete."""
     area = AreaContext.from_settings(settings)
     start_key, end_key = session_range(area.partitions, start, end)
     if select and set(select) == {"signal_outcomes"}:
@@ -76,32 +89,75 @@ def _run(
         if last != end_key:
             console.print(f"Scoring up to {last}: the windows of later sessions are not complete.")
         end_key = last
-    return _run_stage(area, definitions_for(area), selection_stage(start_key, end_key, select))
+    stage = selection_stage(start_key, end_key, select)
+    return _run_stage(area, definitions_for(area), stage, parts)
 
 
-def _run_staged(settings: Settings, start: dt.date, end: dt.date) -> bool:
+def _run_staged(settings: Settings, start: dt.date, end: dt.date, parts: int | None = None) -> bool:
     """Every daily asset for [start, end] in the runs the feedback loop needs (see
-    `staged_backfill`), each shown as it runs; stops at the first failure."""
+    `staged_backfill`), each shown as it runs, on `parts` workers when given; stops at the
+    first failure."""
     area = AreaContext.from_settings(settings)
     defs = definitions_for(area)
     start_key, end_key = session_range(area.partitions, start, end)
-    return all(_run_stage(area, defs, stage) for stage in staged_backfill(start_key, end_key, area))
+    return all(
+        _run_stage(area, defs, stage, parts) for stage in staged_backfill(start_key, end_key, area)
+    )
 
 
-def _run_stage(area: AreaContext, defs: dg.Definitions, stage: Stage) -> bool:
+COLUMNS = (
+    SpinnerColumn(),
+    TextColumn("{task.description:<28}"),
+    TextColumn("{task.fields[status]}"),
+    TimeElapsedColumn(),
+)
+
+
+def _run_stage(
+    area: AreaContext, defs: dg.Definitions, stage: Stage, parts: int | None = None
+) -> bool:
+    """One stage in this process (`parts` None), or on the Celery workers split `parts` ways."""
+    if parts is not None:
+        return _run_on_workers(area, defs, stage, parts)
     console.print(
         f"Materialising [bold]{escape(stage.describe())}[/] (one run) "
         f"from source [bold]{area.settings.source}[/]"
     )
-    columns = (
-        SpinnerColumn(),
-        TextColumn("{task.description:<28}"),
-        TextColumn("{task.fields[status]}"),
-        TimeElapsedColumn(),
-    )
-    with Progress(*columns, console=console) as progress:
+    with Progress(*COLUMNS, console=console) as progress:
         result = run_stage(defs, stage, project_instance(), StepProgress(progress))
     return _report(result)
+
+
+def _run_on_workers(area: AreaContext, defs: dg.Definitions, stage: Stage, parts: int) -> bool:
+    """The waves of runs of `stage` on the workers (see `runs/workers.py`), a line per run."""
+    instance = project_instance()
+    for wave in waves(defs, stage, area.partitions, parts):
+        whole = Stage(stage.job, stage.start_key, stage.end_key, wave[0].select)
+        console.print(
+            f"Materialising [bold]{escape(whole.describe())}[/] ({len(wave)} run(s) on the "
+            f"workers) from source [bold]{area.settings.source}[/]"
+        )
+        with Progress(*COLUMNS, console=console) as progress:
+            outcomes = run_wave(defs, wave, instance, StepProgress(progress))
+        if not _report_runs(outcomes):
+            return False
+    return True
+
+
+def _report_runs(outcomes: Sequence[RunOutcome]) -> bool:
+    """Each failed run's reasons and where its trace is, or which workers ran the wave."""
+    for outcome in outcomes:
+        if not outcome.success:
+            for reason in outcome.reasons or (f"run {outcome.status.value.lower()}",):
+                console.print(f"[red]failed[/] {escape(label(outcome.stage))}: {escape(reason)}")
+            console.print(
+                f"Run {outcome.run_id[:8]} failed; the full trace is in its log (`make ui`, Runs)."
+            )
+    if not all(outcome.success for outcome in outcomes):
+        return False
+    workers = sorted({outcome.worker or "?" for outcome in outcomes})
+    console.print(f"{len(outcomes)} run(s) succeeded on {escape(', '.join(workers))}.")
+    return True
 
 
 def _report(result: dg.ExecuteInProcessResult) -> bool:
@@ -202,9 +258,14 @@ def cmd_export(settings: Settings, args: argparse.Namespace) -> int:
 
 def cmd_backfill(settings: Settings, args: argparse.Namespace) -> int:
     select = [s.strip() for s in args.select.split(",") if s.strip()] if args.select else None
+    parts = split_over(settings, project_instance(), args.workers)
     if select is None:
-        return 0 if _run_staged(settings, args.start, args.end) else 1
-    return 0 if _run(settings, args.start, args.end, select) else 1
+        return 0 if _run_staged(settings, args.start, args.end, parts) else 1
+    return 0 if _run(settings, args.start, args.end, select, parts) else 1
+
+
+def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
+    return run_worker(settings, args.name)
 
 
 def cmd_scorecard(settings: Settings, args: argparse.Namespace) -> int:

@@ -44,6 +44,21 @@ storage:
     postgres_url:
       env: {POSTGRES_URL_VARIABLE}
 """
+# What the launcher config reads the broker's URL from, as the user sets it.
+BROKER_VARIABLE = "MARKETFLOW_CELERY_BROKER"
+CELERY_LAUNCHER = f"""
+# Launched runs (`marketflow backfill`, the UI, the daemon) are Celery tasks that the workers of
+# `marketflow worker` execute (MARKETFLOW_CELERY_BROKER); the broker, also the store of the
+# tasks' results, is read from the environment when the instance loads, never written here.
+run_launcher:
+  module: dagster_celery.launcher
+  class: CeleryRunLauncher
+  config:
+    broker:
+      env: {BROKER_VARIABLE}
+    backend:
+      env: {BROKER_VARIABLE}
+"""
 
 
 class InstanceError(RuntimeError):
@@ -53,7 +68,9 @@ class InstanceError(RuntimeError):
 def instance_config(settings: Settings) -> str:
     """The text of the instance config a new DAGSTER_HOME gets for `settings`."""
     config = INSTANCE_CONFIG.read_text()
-    return config + POSTGRES_STORAGE if settings.instance == "postgres" else config
+    if settings.instance == "postgres":
+        config += POSTGRES_STORAGE
+    return config + CELERY_LAUNCHER if settings.celery_broker else config
 
 
 def dagster_home() -> Path:
@@ -69,13 +86,22 @@ def prepare_home(settings: Settings) -> Path:
     config = home / "dagster.yaml"
     if not config.exists():
         config.write_text(instance_config(settings))
-    uses_postgres = POSTGRES_URL_VARIABLE in config.read_text()
+    text = config.read_text()
+    uses_postgres = POSTGRES_URL_VARIABLE in text
     if uses_postgres != (settings.instance == "postgres"):
         stored = "Postgres" if uses_postgres else "SQLite"
         raise InstanceError(
             f"{config} keeps run history in {stored}, but MARKETFLOW_INSTANCE="
             f"{settings.instance}; use another DAGSTER_HOME, or delete that file to start a new "
             "history there"
+        )
+    uses_celery = BROKER_VARIABLE in text
+    if uses_celery != bool(settings.celery_broker):
+        launches = "on Celery workers" if uses_celery else "without Celery"
+        raise InstanceError(
+            f"{config} launches runs {launches}, but {BROKER_VARIABLE} is "
+            f"{'unset' if uses_celery else 'set'}; use another DAGSTER_HOME, or delete that file "
+            "to have it made again from the settings"
         )
     os.environ["DAGSTER_HOME"] = str(home)
     os.environ.update(BOOKKEEPING_ENV)

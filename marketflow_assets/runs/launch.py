@@ -85,7 +85,7 @@ def run_job(
         if on_step is not None:
             page = instance.get_records_for_run(run_id, cursor=cursor)
             for record in page.records:
-                if update := _step_update(record.event_log_entry):
+                if update := step_update(record.event_log_entry):
                     on_step(update)
             cursor = page.cursor
         if not alive:
@@ -97,7 +97,7 @@ def run_job(
     return outcome["result"]  # type: ignore[return-value]
 
 
-def _step_update(entry: dg.EventLogEntry) -> StepUpdate | None:
+def step_update(entry: dg.EventLogEntry) -> StepUpdate | None:
     """The step event or the step's own log line that `entry` records, if it is one."""
     event = entry.dagster_event
     if event is None:

@@ -3,16 +3,23 @@ raised rather than Dagster's wrapper of it."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 import dagster as dg
 
 
 def failure_reasons(result: dg.ExecuteInProcessResult) -> list[str]:
-    """`step: message` per failed step: the error our code raised, not Dagster's wrapper of it
-    nor the library error beneath it; its first line only (the trace is in the run's log)."""
+    """`step: message` per failed step of an in-process run (see `step_failure_reasons`)."""
+    return step_failure_reasons(result.all_events)
+
+
+def step_failure_reasons(events: Iterable[dg.DagsterEvent]) -> list[str]:
+    """`step: message` per failed step among `events`: the error our code raised, not Dagster's
+    wrapper of it nor the library error beneath it; its first line only (the trace is in the
+    run's log)."""
     reasons = []
-    for event in result.all_events:
+    for event in events:
         if event.event_type_value != "STEP_FAILURE" or not event.step_failure_data:
             continue
         error = event.step_failure_data.error

@@ -1,0 +1,259 @@
+"""`marketflow backfill` split over two Celery workers (Redis broker, run history in the
+embedded Postgres) writes the rows of a one-process backfill of the same range."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+import polars as pl
+import psutil
+import pytest
+from celery import Celery
+from polars.testing import assert_frame_equal
+
+import marketflow_assets
+from marketflow_assets.cli import main
+from marketflow_assets.runs.plan import Stage
+from marketflow_assets.runs.workers import split_range, waves
+from marketflow_assets.settings import Settings
+
+REDIS_SERVER = shutil.which("redis-server")
+needs_redis = pytest.mark.skipif(
+    REDIS_SERVER is None,
+    reason="redis-server is not installed: `apt-get install redis-server` (`make test` does it "
+    "as root)",
+)
+START, END = "2009-08-21", "2009-11-30"  # from the first partition: no history needed
+TICKERS = "AMD,CSCO,ADBE,MMM,UNH"
+WORKERS = ("w1", "w2")
+# Tables whose rows carry when they were written rather than what.
+WHEN_WRITTEN = {"schema_migrations"}
+STARTUP_SECONDS = 120
+CHECKOUT = Path(marketflow_assets.__file__).resolve().parents[1]
+
+
+def test_a_range_is_split_into_consecutive_ranges_of_whole_sessions(settings: Settings) -> None:
+    partitions = dg.DailyPartitionsDefinition(start_date="2024-01-01", end_date="2024-01-08")
+    assert split_range(partitions, "2024-01-01", "2024-01-07", 3) == [
+        ("2024-01-01", "2024-01-02"),
+        ("2024-01-03", "2024-01-04"),
+        ("2024-01-05", "2024-01-07"),
+    ]
+    assert split_range(partitions, "2024-01-02", "2024-01-03", 4) == [
+        ("2024-01-02", "2024-01-02"),
+        ("2024-01-03", "2024-01-03"),
+    ]
+
+
+def test_a_split_stage_runs_one_asset_at_a_time(settings: Settings) -> None:
+    from marketflow_assets.definitions import build_definitions
+    from marketflow_assets.runs.plan import ANALYSIS_ASSETS
+
+    defs = build_definitions(settings)
+    partitions = dg.DailyPartitionsDefinition(start_date="2024-01-01", end_date="2024-01-08")
+    stage = Stage("daily_pipeline", "2024-01-01", "2024-01-04", tuple(reversed(ANALYSIS_ASSETS)))
+    split = waves(defs, stage, partitions, 2)
+    assert [[s.select for s in wave] for wave in split] == [
+        [(asset,), (asset,)] for asset in ANALYSIS_ASSETS
+    ]
+    assert {(s.start_key, s.end_key) for wave in split for s in wave} == {
+        ("2024-01-01", "2024-01-02"),
+        ("2024-01-03", "2024-01-04"),
+    }
+    assert waves(defs, stage, partitions, 1) == [[stage]]
+    assert waves(defs, Stage("scorecard"), partitions, 2) == [[Stage("scorecard")]]
+
+
+def test_workers_need_a_broker(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    use(monkeypatch, environment(tmp_path))
+    assert main(["backfill", "--start", START, "--end", END, "--workers", "2"]) == 2
+    assert "--workers needs MARKETFLOW_CELERY_BROKER" in joined(capsys.readouterr().out)
+    assert main(["worker"]) == 2
+    assert "`marketflow worker` needs MARKETFLOW_CELERY_BROKER" in joined(capsys.readouterr().out)
+
+
+@needs_redis
+def test_a_backfill_without_a_worker_is_a_clear_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    env = environment(tmp_path)
+    with redis_server(tmp_path / "redis") as broker:
+        use(monkeypatch, {**env, "MARKETFLOW_CELERY_BROKER": broker})
+        assert main(["backfill", "--start", START, "--end", END]) == 2
+    assert "no Celery worker answers on MARKETFLOW_CELERY_BROKER" in joined(capsys.readouterr().out)
+
+
+@needs_redis
+def test_a_backfill_over_two_workers_writes_the_rows_of_one_process(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    split_env = environment(tmp_path / "split")
+    with redis_server(tmp_path / "redis") as broker:
+        split_env["MARKETFLOW_CELERY_BROKER"] = broker
+        logs = [tmp_path / f"{name}.log" for name in WORKERS]
+        with celery_workers(split_env, logs):
+            # The one-process run while the workers start.
+            use(monkeypatch, environment(tmp_path / "single"))
+            single, _ = backfill([])
+            use(monkeypatch, split_env)
+            wait_for_workers(broker, len(WORKERS))
+            split, output = backfill(["--workers", "2"])
+
+    runs = sum(int(n) for n in re.findall(r"(\d+) run\(s\) succeeded", output))
+    assert "daily_bars for sessions 2009-08-21 .. 2009-11-30 (2 run(s) on the workers)" in output
+    assert "done on w1@" in output
+    assert "done on w2@" in output
+    # Each worker executed some of the runs, and together all of them.
+    done = [re.findall(r"Task execute_job\[(\S+)\] succeeded", log.read_text()) for log in logs]
+    assert all(done), [log.read_text()[-2000:] for log in logs]
+    assert sum(len(tasks) for tasks in done) == runs
+    assert runs > 2 * 3  # bars, features and signals alone are three waves of two runs
+
+    tables = table_names(single)
+    assert {"bars", "features", "signals", "events", "outcomes", "training_pairs"} <= tables
+    assert table_names(split) == tables
+    for table in sorted(tables - WHEN_WRITTEN):
+        expected, actual = rows(single, table), rows(split, table)
+        assert_frame_equal(actual, expected, check_row_order=True)
+    assert rows(single, "outcomes").height > 0
+
+
+def environment(root: Path) -> dict[str, str]:
+    """This process's environment with the settings of a store and DAGSTER_HOME under `root`:
+    the sample source, five tickers; the checkout's package first on the path."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MARKETFLOW_")}
+    env.update(
+        MARKETFLOW_DATA_DIR=str(root / "data"),
+        MARKETFLOW_TICKERS=TICKERS,
+        DAGSTER_HOME=str(root / "dagster_home"),
+        PYTHONPATH=os.pathsep.join([str(CHECKOUT), env.get("PYTHONPATH", "")]),
+        COLUMNS="100",
+    )
+    return env
+
+
+def use(monkeypatch: pytest.MonkeyPatch, env: Mapping[str, str]) -> None:
+    """This process's environment made `env` (restored after the test)."""
+    for name in set(os.environ) - set(env):
+        monkeypatch.delenv(name)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+
+
+def joined(output: str) -> str:
+    return " ".join(output.split())
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@contextlib.contextmanager
+def redis_server(folder: Path) -> Iterator[str]:
+    """Debian's redis-server on a free local port, nothing kept on disk; its URL."""
+    folder.mkdir()
+    port = free_port()
+    options = ["--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
+    server = subprocess.Popen(
+        [str(REDIS_SERVER), *options, "--dir", str(folder)], stdout=subprocess.DEVNULL
+    )
+    try:
+        url = f"redis://127.0.0.1:{port}/0"
+        deadline = time.monotonic() + 10
+        while True:
+            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port)):
+                break
+            assert time.monotonic() < deadline, "redis-server did not start"
+            time.sleep(0.1)
+        yield url
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
+@contextlib.contextmanager
+def celery_workers(env: Mapping[str, str], logs: list[Path]) -> Iterator[None]:
+    """`marketflow worker --name wN` per log file, stopped (and killed if need be) after."""
+    workers = [
+        subprocess.Popen(
+            [sys.executable, "-m", "marketflow_assets.cli", "worker", "--name", name],
+            env=dict(env),
+            stdout=log.open("w"),
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        for name, log in zip(WORKERS, logs, strict=True)
+    ]
+    try:
+        yield
+    finally:
+        stop(workers)
+
+
+def stop(workers: list[subprocess.Popen[bytes]]) -> None:
+    """SIGTERM to each worker command, which stops its Celery worker and the embedded Postgres
+    when it is the last user; whatever is left after a minute is killed."""
+    family = [
+        child for worker in workers for child in psutil.Process(worker.pid).children(recursive=True)
+    ]
+    for worker in workers:
+        worker.send_signal(signal.SIGTERM)
+    for worker in workers:
+        try:
+            worker.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            worker.kill()
+            worker.wait()
+    _, alive = psutil.wait_procs(family, timeout=10)
+    for process in alive:
+        process.kill()
+
+
+def wait_for_workers(broker: str, count: int) -> None:
+    """Until `count` workers answer a ping on the broker."""
+    app = Celery(broker=broker)
+    deadline = time.monotonic() + STARTUP_SECONDS
+    while len(app.control.ping(timeout=1.0)) < count:
+        assert time.monotonic() < deadline, f"{count} workers did not answer in time"
+
+
+def backfill(extra: list[str]) -> tuple[Path, str]:
+    """`marketflow backfill` of the range with this process's settings: the store and the
+    output (a success asserted)."""
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        code = main(["backfill", "--start", START, "--end", END, *extra])
+    output = joined(printed.getvalue())
+    assert code == 0, output
+    return Settings.from_env().duckdb_path, output
+
+
+def table_names(store: Path) -> set[str]:
+    with duckdb.connect(str(store), read_only=True) as conn:
+        return {name for (name,) in conn.execute("SHOW TABLES").fetchall()}
+
+
+def rows(store: Path, table: str) -> pl.DataFrame:
+    """Every row of `table`, in the order of its columns that are not lists or structs."""
+    with duckdb.connect(str(store), read_only=True) as conn:
+        frame = conn.sql(f"SELECT * FROM {table}").pl()
+    flat = [name for name, kind in frame.schema.items() if not kind.is_nested()]
+    return frame.sort(flat)
