@@ -123,3 +123,13 @@ def test_the_instance_is_postgres_unless_told_otherwise() -> None:
         Settings.from_env({"MARKETFLOW_INSTANCE": "mysql"})
     with pytest.raises(SettingsError, match="MARKETFLOW_POSTGRES_URL is set but"):
         Settings.from_env({"MARKETFLOW_INSTANCE": "sqlite", "MARKETFLOW_POSTGRES_URL": "x"})
+
+
+def test_the_celery_broker_is_a_redis_url_beside_postgres() -> None:
+    assert Settings.from_env({}).celery_broker is None
+    broker = "redis://127.0.0.1:6379/0"
+    assert Settings.from_env({"MARKETFLOW_CELERY_BROKER": broker}).celery_broker == broker
+    with pytest.raises(SettingsError, match="MARKETFLOW_CELERY_BROKER is not a Redis URL"):
+        Settings.from_env({"MARKETFLOW_CELERY_BROKER": "amqp://guest:secret@host//"})
+    with pytest.raises(SettingsError, match="needs MARKETFLOW_INSTANCE=postgres"):
+        Settings.from_env({"MARKETFLOW_CELERY_BROKER": broker, "MARKETFLOW_INSTANCE": "sqlite"})

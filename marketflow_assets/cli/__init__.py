@@ -1,5 +1,5 @@
-"""The `marketflow` command: demo, backfill, status, scorecard, export, review, stats, and
-Dagster's own UI and commands on the project's instance."""
+"""The `marketflow` command: demo, backfill, status, scorecard, export, review, stats, a Celery
+worker for backfill runs, and Dagster's own UI and commands on the project's instance."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""`marketflow demo|backfill|status|export`: runs of the pipeline and what they stored."""
+"""`marketflow demo|backfill|status|export|worker`: runs of the pipeline (in this process or
+on Celery workers) and what they stored."""
 
 from __future__ import annotations
 

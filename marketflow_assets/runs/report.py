@@ -3,7 +3,7 @@ raised rather than Dagster's wrapper of it."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import dagster as dg
@@ -18,17 +18,30 @@ def step_failure_reasons(events: Iterable[dg.DagsterEvent]) -> list[str]:
     """`step: message` per failed step among `events`: the error our code raised, not Dagster's
     wrapper of it nor the library error beneath it; its first line only (the trace is in the
     run's log)."""
-    reasons = []
-    for event in events:
-        if event.event_type_value != "STEP_FAILURE" or not event.step_failure_data:
-            continue
-        error = event.step_failure_data.error
-        while (
-            error is not None and error.cause is not None and error.cls_name.startswith("Dagster")
-        ):
-            error = error.cause
-        reasons.append(f"{event.step_key}: {_headline(error)}")
-    return reasons
+    return [
+        f"{event.step_key}: {_headline(_ours(event.step_failure_data.error))}"
+        for event in events
+        if event.event_type_value == "STEP_FAILURE" and event.step_failure_data
+    ]
+
+
+def run_failure_reasons(events: Sequence[dg.DagsterEvent]) -> list[str]:
+    """Why a launched run failed: its failed steps, else the errors its engine reported (a
+    worker that could not load the job, say)."""
+    return step_failure_reasons(events) or [
+        f"{event.message} {_headline(_ours(event.engine_event_data.error))}"
+        for event in events
+        if event.event_type_value == "ENGINE_EVENT"
+        and event.engine_event_data
+        and event.engine_event_data.error
+    ]
+
+
+def _ours(error: Any) -> Any:
+    """The error beneath Dagster's wrappers of it."""
+    while error is not None and error.cause is not None and error.cls_name.startswith("Dagster"):
+        error = error.cause
+    return error
 
 
 def _headline(error: Any) -> str:

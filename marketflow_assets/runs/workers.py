@@ -11,6 +11,7 @@ instance in Postgres enforces across the workers.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import os
 import signal
@@ -27,6 +28,9 @@ import psutil
 import yaml
 from celery.exceptions import DuplicateTaskNameWarning
 from dagster._core.launcher import WorkerStatus
+from dagster._core.origin import JobPythonOrigin
+from dagster_celery.tags import DAGSTER_CELERY_TASK_ID_TAG
+from kombu.exceptions import OperationalError
 
 from marketflow_assets.definitions import build_definitions
 from marketflow_assets.runs.failures import mark_failed_partitions
@@ -39,7 +43,7 @@ from marketflow_assets.runs.launch import (
     step_update,
 )
 from marketflow_assets.runs.plan import Stage
-from marketflow_assets.runs.report import step_failure_reasons
+from marketflow_assets.runs.report import run_failure_reasons
 from marketflow_assets.settings import Settings, SettingsError
 
 # dagster-celery's worker config (`-y`): results record the worker that ran each task. The
@@ -55,7 +59,6 @@ RUN_CONFIG = {
     "execution": {"config": {"in_process": {}}},
     "loggers": {"console": {"config": {"log_level": CONSOLE_LOG_LEVEL}}},
 }
-TASK_ID_TAG = "dagster-celery/task_id"
 FINISHED = {
     dg.DagsterRunStatus.SUCCESS,
     dg.DagsterRunStatus.FAILURE,
@@ -109,7 +112,12 @@ def split_over(
                 "`marketflow worker` listen on"
             )
         return None
-    replies = instance.run_launcher.celery.control.ping(timeout=1.0)  # type: ignore[attr-defined]
+    try:
+        replies = instance.run_launcher.celery.control.ping(timeout=1.0)  # type: ignore[attr-defined]
+    except OperationalError as exc:
+        raise WorkersError(
+            f"the broker of MARKETFLOW_CELERY_BROKER does not answer: {exc}"
+        ) from exc
     if not replies:
         raise WorkersError(
             "no Celery worker answers on MARKETFLOW_CELERY_BROKER; start some with "
@@ -151,18 +159,25 @@ def waves(
     ]
 
 
+@functools.cache
+def job_origin(job_name: str) -> JobPythonOrigin:
+    """Where a worker finds job `job_name`: `stage_job` called with it (the job is built here
+    once, to check that it loads)."""
+    job = dg.build_reconstructable_job(
+        __name__, stage_job.__name__, reconstructable_args=(job_name,)
+    )
+    return job.get_python_origin()
+
+
 def launch(defs: dg.Definitions, stage: Stage, instance: dg.DagsterInstance) -> str:
     """Create the run of `stage` and hand it to the instance's run launcher; its id."""
-    origin = dg.build_reconstructable_job(
-        __name__, stage_job.__name__, reconstructable_args=(stage.job,)
-    ).get_python_origin()
     tags = {RANGE_START_TAG: stage.start_key, RANGE_END_TAG: stage.end_key}
     run = instance.create_run_for_job(
         job_def=defs.resolve_job_def(stage.job),
         run_config=RUN_CONFIG,
         tags=tags if stage.start_key and stage.end_key else None,
         asset_selection=frozenset(dg.AssetKey(n) for n in stage.select) if stage.select else None,
-        job_code_origin=origin,
+        job_code_origin=job_origin(stage.job),
     )
     with warnings.catch_warnings():
         # dagster-celery registers its task anew at each launch, which Celery warns of.
@@ -215,7 +230,8 @@ def _wait(
                     on_update(update)
             if run.status in FINISHED:
                 outcomes[run_id] = _outcome(instance, stage, run)
-        time.sleep(POLL_SECONDS)
+        if len(outcomes) < len(launched):
+            time.sleep(POLL_SECONDS)
     return [outcomes[run_id] for run_id in launched]
 
 
@@ -223,7 +239,7 @@ def _settled(instance: dg.DagsterInstance, run_id: str) -> dg.DagsterRun:
     """The run, marked failed first when its worker's task failed without ending it."""
     run = instance.get_run_by_id(run_id)
     assert run is not None
-    if run.status in FINISHED or TASK_ID_TAG not in run.tags:
+    if run.status in FINISHED or DAGSTER_CELERY_TASK_ID_TAG not in run.tags:
         return run
     health = instance.run_launcher.check_run_worker_health(run)
     if health.status == WorkerStatus.FAILED:
@@ -254,7 +270,7 @@ def _run_update(
 
 def _worker(instance: dg.DagsterInstance, run: dg.DagsterRun) -> str | None:
     """The Celery worker that took the run's task (results record it), if known yet."""
-    task_id = run.tags.get(TASK_ID_TAG)
+    task_id = run.tags.get(DAGSTER_CELERY_TASK_ID_TAG)
     if task_id is None:
         return None
     return instance.run_launcher.celery.AsyncResult(task_id).worker  # type: ignore[attr-defined]
@@ -267,7 +283,7 @@ def _outcome(instance: dg.DagsterInstance, stage: Stage, run: dg.DagsterRun) -> 
         mark_failed_partitions(instance, run.run_id)
         records = instance.get_records_for_run(run.run_id, limit=None).records
         events = [r.event_log_entry.dagster_event for r in records]
-        reasons = tuple(step_failure_reasons(e for e in events if e is not None))
+        reasons = tuple(run_failure_reasons([e for e in events if e is not None]))
     return RunOutcome(stage, run.run_id, run.status, _worker(instance, run), reasons)
 
 
@@ -278,7 +294,7 @@ def _cancel_unfinished(instance: dg.DagsterInstance, launched: dict[str, Stage])
         run = instance.get_run_by_id(run_id)
         if run is None or run.status in FINISHED:
             continue
-        if TASK_ID_TAG in run.tags:
+        if DAGSTER_CELERY_TASK_ID_TAG in run.tags:
             instance.run_launcher.terminate(run_id)
         instance.report_run_canceled(run, "the command that launched it was interrupted")
 

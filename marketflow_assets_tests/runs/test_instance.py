@@ -8,6 +8,7 @@ import dagster as dg
 import pytest
 
 from marketflow_assets.runs.instance import (
+    BROKER_VARIABLE,
     POSTGRES_URL_VARIABLE,
     InstanceError,
     instance_server,
@@ -43,6 +44,24 @@ def test_a_home_of_the_other_kind_is_refused(tmp_path: Path, home: Path) -> None
     prepare_home(settings_of(tmp_path, MARKETFLOW_INSTANCE="sqlite"))
     with pytest.raises(InstanceError, match=r"keeps run history in SQLite.*delete that file"):
         prepare_home(settings_of(tmp_path))
+
+
+def test_a_broker_gives_a_new_home_the_celery_launcher(tmp_path: Path, home: Path) -> None:
+    broker = "redis://127.0.0.1:6379/3"
+    prepare_home(settings_of(tmp_path, MARKETFLOW_CELERY_BROKER=broker))
+    config = (home / "dagster.yaml").read_text()
+    assert "class: CeleryRunLauncher" in config
+    assert f"env: {BROKER_VARIABLE}" in config
+    assert broker not in config
+    with pytest.raises(InstanceError, match=r"launches runs on Celery workers.*is unset"):
+        prepare_home(settings_of(tmp_path))
+
+
+def test_a_home_without_the_launcher_refuses_a_broker(tmp_path: Path, home: Path) -> None:
+    prepare_home(settings_of(tmp_path))
+    assert BROKER_VARIABLE not in (home / "dagster.yaml").read_text()
+    with pytest.raises(InstanceError, match=r"launches runs without Celery.*is set"):
+        prepare_home(settings_of(tmp_path, MARKETFLOW_CELERY_BROKER="redis://127.0.0.1/0"))
 
 
 def test_the_embedded_postgres_holds_the_history_while_needed(tmp_path: Path, home: Path) -> None:

@@ -26,7 +26,8 @@ from polars.testing import assert_frame_equal
 
 import marketflow_assets
 from marketflow_assets.cli import main
-from marketflow_assets.runs.plan import Stage
+from marketflow_assets.definitions import build_definitions
+from marketflow_assets.runs.plan import ANALYSIS_ASSETS, Stage
 from marketflow_assets.runs.workers import split_range, waves
 from marketflow_assets.settings import Settings
 
@@ -45,7 +46,7 @@ STARTUP_SECONDS = 120
 CHECKOUT = Path(marketflow_assets.__file__).resolve().parents[1]
 
 
-def test_a_range_is_split_into_consecutive_ranges_of_whole_sessions(settings: Settings) -> None:
+def test_a_range_is_split_into_consecutive_ranges_of_whole_sessions() -> None:
     partitions = dg.DailyPartitionsDefinition(start_date="2024-01-01", end_date="2024-01-08")
     assert split_range(partitions, "2024-01-01", "2024-01-07", 3) == [
         ("2024-01-01", "2024-01-02"),
@@ -59,9 +60,6 @@ def test_a_range_is_split_into_consecutive_ranges_of_whole_sessions(settings: Se
 
 
 def test_a_split_stage_runs_one_asset_at_a_time(settings: Settings) -> None:
-    from marketflow_assets.definitions import build_definitions
-    from marketflow_assets.runs.plan import ANALYSIS_ASSETS
-
     defs = build_definitions(settings)
     partitions = dg.DailyPartitionsDefinition(start_date="2024-01-01", end_date="2024-01-08")
     stage = Stage("daily_pipeline", "2024-01-01", "2024-01-04", tuple(reversed(ANALYSIS_ASSETS)))
@@ -85,6 +83,13 @@ def test_workers_need_a_broker(
     assert "--workers needs MARKETFLOW_CELERY_BROKER" in joined(capsys.readouterr().out)
     assert main(["worker"]) == 2
     assert "`marketflow worker` needs MARKETFLOW_CELERY_BROKER" in joined(capsys.readouterr().out)
+    # A broker that nothing listens on.
+    monkeypatch.setenv("MARKETFLOW_CELERY_BROKER", f"redis://127.0.0.1:{free_port()}/0")
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "home_with_broker"))
+    assert main(["backfill", "--start", START, "--end", END]) == 2
+    assert "the broker of MARKETFLOW_CELERY_BROKER does not answer" in joined(
+        capsys.readouterr().out
+    )
 
 
 @needs_redis
@@ -113,16 +118,25 @@ def test_a_backfill_over_two_workers_writes_the_rows_of_one_process(
             use(monkeypatch, split_env)
             wait_for_workers(broker, len(WORKERS))
             split, output = backfill(["--workers", "2"])
+            # A run that fails on a worker fails the command, with its reason.
+            december = ["--start", "2009-12-01", "--end", "2009-12-31", "--select", "vpa_features"]
+            failed = io.StringIO()
+            with contextlib.redirect_stdout(failed):
+                assert main(["backfill", *december, "--workers", "2"]) == 1
 
     runs = sum(int(n) for n in re.findall(r"(\d+) run\(s\) succeeded", output))
     assert "daily_bars for sessions 2009-08-21 .. 2009-11-30 (2 run(s) on the workers)" in output
     assert "done on w1@" in output
     assert "done on w2@" in output
     # Each worker executed some of the runs, and together all of them.
-    done = [re.findall(r"Task execute_job\[(\S+)\] succeeded", log.read_text()) for log in logs]
+    done = [
+        re.findall(r"execute_job\[(\S+)\] succeeded in \S+: 0", log.read_text()) for log in logs
+    ]
     assert all(done), [log.read_text()[-2000:] for log in logs]
     assert sum(len(tasks) for tasks in done) == runs
     assert runs > 2 * 3  # bars, features and signals alone are three waves of two runs
+
+    assert "vpa_features: daily_bars has not been materialised" in joined(failed.getvalue())
 
     tables = table_names(single)
     assert {"bars", "features", "signals", "events", "outcomes", "training_pairs"} <= tables
@@ -130,7 +144,9 @@ def test_a_backfill_over_two_workers_writes_the_rows_of_one_process(
     for table in sorted(tables - WHEN_WRITTEN):
         expected, actual = rows(single, table), rows(split, table)
         assert_frame_equal(actual, expected, check_row_order=True)
-    assert rows(single, "outcomes").height > 0
+    # The sample's five tickers give rows to compare at every stage.
+    for table in ("events", "outcomes", "calibration", "training_pairs", "scorecard"):
+        assert rows(single, table).height > 0, table
 
 
 def environment(root: Path) -> dict[str, str]:
