@@ -18,6 +18,7 @@ from marketflow_assets.definitions import definitions_for
 from marketflow_assets.defs.area import AreaContext
 from marketflow_assets.defs.exports.definitions import EXPORT_JOB
 from marketflow_assets.defs.validation.definitions import SCORECARD_JOB
+from marketflow_assets.runs.celery_worker import run_worker
 from marketflow_assets.runs.instance import project_instance
 from marketflow_assets.runs.launch import StepUpdate, run_job, run_stage
 from marketflow_assets.runs.plan import (
@@ -33,7 +34,6 @@ from marketflow_assets.runs.workers import (
     RunOutcome,
     label,
     run_wave,
-    run_worker,
     split_over,
     waves,
 )

@@ -13,19 +13,12 @@ from __future__ import annotations
 
 import functools
 import itertools
-import os
-import signal
-import subprocess
-import sys
 import time
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 import dagster as dg
-import psutil
-import yaml
 from celery.exceptions import DuplicateTaskNameWarning
 from dagster._core.launcher import WorkerStatus
 from dagster._core.origin import JobPythonOrigin
@@ -34,7 +27,6 @@ from kombu.exceptions import OperationalError
 
 from marketflow_assets.definitions import build_definitions
 from marketflow_assets.runs.failures import mark_failed_partitions
-from marketflow_assets.runs.instance import dagster_home
 from marketflow_assets.runs.launch import (
     CONSOLE_LOG_LEVEL,
     RANGE_END_TAG,
@@ -44,15 +36,8 @@ from marketflow_assets.runs.launch import (
 )
 from marketflow_assets.runs.plan import Stage
 from marketflow_assets.runs.report import run_failure_reasons
-from marketflow_assets.settings import Settings, SettingsError
+from marketflow_assets.settings import Settings
 
-# dagster-celery's worker config (`-y`): results record the worker that ran each task. The
-# broker and result store come from Celery's own variables, set from the settings, so the
-# URL is never written into the config module that dagster-celery makes of this file.
-WORKER_CONFIG = {"execution": {"config": {"config_source": {"result_extended": True}}}}
-# One run at a time per worker, and a task taken only by an idle worker, so that the runs of a
-# wave spread over the workers instead of waiting behind each other on one.
-WORKER_ARGUMENTS = ("--concurrency=1", "--disable-prefetch", "--without-mingle", "--without-gossip")
 # A launched run executes its steps in the worker's process, one after another, as a run of
 # `run_job` does in the command's.
 RUN_CONFIG = {
@@ -71,7 +56,6 @@ RUN_STATES = {
     dg.DagsterEventType.RUN_CANCELED: "failure",
 }
 POLL_SECONDS = 0.5
-STOP_SECONDS = 60
 
 
 class WorkersError(RuntimeError):
@@ -194,7 +178,7 @@ def run_wave(
     on_update: Callable[[StepUpdate], None],
 ) -> list[RunOutcome]:
     """Launch every run of `wave`, then wait for all of them, reporting each run's progress to
-    `on_update` under its label (`Stage.span`); a run left unfinished is cancelled."""
+    `on_update` under its `label`; a run left unfinished is cancelled."""
     launched: dict[str, Stage] = {}
     try:
         for stage in wave:
@@ -297,49 +281,3 @@ def _cancel_unfinished(instance: dg.DagsterInstance, launched: dict[str, Stage])
         if DAGSTER_CELERY_TASK_ID_TAG in run.tags:
             instance.run_launcher.terminate(run_id)
         instance.report_run_canceled(run, "the command that launched it was interrupted")
-
-
-def worker_command(name: str | None) -> list[str]:
-    """`dagster-celery worker start` for the project's workers, with their config file in
-    DAGSTER_HOME (`prepare_home` must have run)."""
-    config = dagster_home() / "celery_worker.yaml"
-    config.write_text(yaml.safe_dump(WORKER_CONFIG))
-    command = [sys.executable, "-m", "dagster_celery.cli", "worker", "start"]
-    command += ["-A", "dagster_celery.app", "-y", str(config)]
-    command += ["-n", name] if name else []
-    return [*command, "--", *WORKER_ARGUMENTS]
-
-
-def run_worker(settings: Settings, name: str | None) -> int:
-    """A Celery worker executing launched runs until interrupted (Ctrl-C or SIGTERM), which
-    stops it after its current run; its exit code."""
-    if not settings.celery_broker:
-        raise SettingsError("`marketflow worker` needs MARKETFLOW_CELERY_BROKER (a Redis URL)")
-    env = {
-        **os.environ,
-        "CELERY_BROKER_URL": settings.celery_broker,
-        "CELERY_RESULT_BACKEND": settings.celery_broker,
-        # dagster-celery starts `celery` by name: the one installed beside this Python.
-        "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")]),
-    }
-    # In a session of its own: an interrupt reaches the worker through this process only.
-    worker = subprocess.Popen(worker_command(name), env=env, start_new_session=True)
-    previous = signal.signal(signal.SIGTERM, signal.default_int_handler)
-    try:
-        return worker.wait()
-    except KeyboardInterrupt:
-        return _stop(worker)
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-
-
-def _stop(worker: subprocess.Popen[bytes]) -> int:
-    """Celery's warm shutdown (its current run ends first) of the `celery` process that
-    dagster-celery's command started and waits for; everything killed after STOP_SECONDS."""
-    for child in psutil.Process(worker.pid).children():
-        child.terminate()
-    try:
-        return worker.wait(timeout=STOP_SECONDS)
-    except subprocess.TimeoutExpired:
-        os.killpg(worker.pid, signal.SIGKILL)
-        return worker.wait()

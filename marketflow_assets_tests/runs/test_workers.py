@@ -111,7 +111,7 @@ def test_a_backfill_over_two_workers_writes_the_rows_of_one_process(
     with redis_server(tmp_path / "redis") as broker:
         split_env["MARKETFLOW_CELERY_BROKER"] = broker
         logs = [tmp_path / f"{name}.log" for name in WORKERS]
-        with celery_workers(split_env, logs):
+        with celery_workers(split_env, logs) as exits:
             # The one-process run while the workers start.
             use(monkeypatch, environment(tmp_path / "single"))
             single, _ = backfill([])
@@ -123,6 +123,17 @@ def test_a_backfill_over_two_workers_writes_the_rows_of_one_process(
             failed = io.StringIO()
             with contextlib.redirect_stdout(failed):
                 assert main(["backfill", *december, "--workers", "2"]) == 1
+
+    # SIGTERM stopped each worker after its run, and the last one the embedded Postgres.
+    home = tmp_path / "split" / "dagster_home"
+    assert exits == [0, 0]
+    assert not (home / "postgres" / "postmaster.pid").exists()
+    # The broker's URL is read from the environment, never written into DAGSTER_HOME.
+    files = [
+        f for f in home.rglob("*") if f.is_file() and f.relative_to(home).parts[0] != "postgres"
+    ]
+    assert [f for f in files if broker in f.read_text(errors="replace")] == []
+    assert "CeleryRunLauncher" in (home / "dagster.yaml").read_text()
 
     runs = sum(int(n) for n in re.findall(r"(\d+) run\(s\) succeeded", output))
     assert "daily_bars for sessions 2009-08-21 .. 2009-11-30 (2 run(s) on the workers)" in output
@@ -206,8 +217,9 @@ def redis_server(folder: Path) -> Iterator[str]:
 
 
 @contextlib.contextmanager
-def celery_workers(env: Mapping[str, str], logs: list[Path]) -> Iterator[None]:
-    """`marketflow worker --name wN` per log file, stopped (and killed if need be) after."""
+def celery_workers(env: Mapping[str, str], logs: list[Path]) -> Iterator[list[int]]:
+    """`marketflow worker --name wN` per log file, stopped (killed if need be) after; the list
+    it gives receives their exit codes then."""
     workers = [
         subprocess.Popen(
             [sys.executable, "-m", "marketflow_assets.cli", "worker", "--name", name],
@@ -218,15 +230,16 @@ def celery_workers(env: Mapping[str, str], logs: list[Path]) -> Iterator[None]:
         )
         for name, log in zip(WORKERS, logs, strict=True)
     ]
+    exits: list[int] = []
     try:
-        yield
+        yield exits
     finally:
-        stop(workers)
+        exits.extend(stop(workers))
 
 
-def stop(workers: list[subprocess.Popen[bytes]]) -> None:
+def stop(workers: list[subprocess.Popen[bytes]]) -> list[int]:
     """SIGTERM to each worker command, which stops its Celery worker and the embedded Postgres
-    when it is the last user; whatever is left after a minute is killed."""
+    when it is the last user; whatever is left after a minute is killed. Their exit codes."""
     family = [
         child for worker in workers for child in psutil.Process(worker.pid).children(recursive=True)
     ]
@@ -241,6 +254,7 @@ def stop(workers: list[subprocess.Popen[bytes]]) -> None:
     _, alive = psutil.wait_procs(family, timeout=10)
     for process in alive:
         process.kill()
+    return [worker.returncode for worker in workers]
 
 
 def wait_for_workers(broker: str, count: int) -> None:
