@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-from collections.abc import Sequence
+import logging
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 
 import dagster as dg
 from rich.markup import escape
@@ -15,6 +17,7 @@ from marketflow_assets.cli.scorecard import print_scorecard
 from marketflow_assets.cli.status import print_last_run, print_status
 from marketflow_assets.definitions import definitions_for
 from marketflow_assets.defs.area import AreaContext
+from marketflow_assets.defs.exports.assets import PROGRESS_LOG
 from marketflow_assets.defs.exports.definitions import EXPORT_JOB
 from marketflow_assets.defs.validation.definitions import SCORECARD_JOB
 from marketflow_assets.runs.instance import project_instance
@@ -140,6 +143,27 @@ def cmd_demo(settings: Settings, _args: argparse.Namespace) -> int:
 DEMO_EXPORT = "sample"
 
 
+class _ConsoleLines(logging.Handler):
+    """Prints each record's message to the terminal, dimmed."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        console.print(f"  [dim]{escape(record.getMessage())}[/]")
+
+
+@contextmanager
+def _printing(logger: logging.Logger) -> Iterator[None]:
+    """`logger`'s info lines printed to the terminal while the block runs (the run executes in
+    this process)."""
+    handler, level = _ConsoleLines(logging.INFO), logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
+
+
 def _export(
     settings: Settings,
     name: str,
@@ -161,12 +185,13 @@ def _export(
         "max_similar": max_similar,
     }
     console.print(f"Exporting training pairs as [bold]{escape(name)}[/]")
-    result = run_job(
-        definitions_for(AreaContext.from_settings(settings)),
-        EXPORT_JOB,
-        project_instance(),
-        run_config={"ops": {"training_dataset": {"config": config}}},
-    )
+    with _printing(PROGRESS_LOG):
+        result = run_job(
+            definitions_for(AreaContext.from_settings(settings)),
+            EXPORT_JOB,
+            project_instance(),
+            run_config={"ops": {"training_dataset": {"config": config}}},
+        )
     if not _report(result):
         return False
     with open_store(settings.duckdb_path, read_only=True) as conn:

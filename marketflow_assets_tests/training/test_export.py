@@ -15,6 +15,8 @@ import pytest
 import yaml
 
 from marketflow_assets.calendar import sessions_between
+from marketflow_assets.settings import Settings
+from marketflow_assets.store.export_reads import frame_pairs
 from marketflow_assets.training.export import (
     ExportError,
     ExportSummary,
@@ -30,6 +32,7 @@ EXPORTS = load_rules().exports
 NEEDED = sessions_needed(EXPORTS.purge_sessions, EXPORTS.fractions)
 STATUSES = ("pending", "approved", "rejected", "edited")
 TICKERS = ("AAPL", "MSFT", "BRK.B", "A")
+DEFAULT_MIB = Settings.from_env({}).memory_mib
 
 
 def _word(number: int) -> str:
@@ -88,9 +91,12 @@ def make_pairs(
     return pl.DataFrame(rows)
 
 
-def export(pairs: pl.DataFrame, directory: Path, **kwargs: Any) -> ExportSummary:
-    """export_dataset with the export settings of rules.yaml."""
-    return export_dataset(pairs, directory, rules=EXPORTS, **kwargs)
+def export(
+    pairs: pl.DataFrame, directory: Path, memory_mib: int = DEFAULT_MIB, **kwargs: Any
+) -> ExportSummary:
+    """export_dataset of `pairs` with the export settings of rules.yaml."""
+    with frame_pairs(pairs) as source:
+        return export_dataset(source, directory, rules=EXPORTS, memory_mib=memory_mib, **kwargs)
 
 
 def files_of(folder: Path) -> dict[str, bytes]:

@@ -1,6 +1,8 @@
 """`training_dataset`: the reviewed pairs of a date range written as a training-ready export."""
 
 import datetime as dt
+import logging
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -8,9 +10,14 @@ import dagster as dg
 
 from marketflow_assets.defs.area import AreaContext
 from marketflow_assets.defs.resources import StoreResource, TrainingResource
-from marketflow_assets.store.exports import read_reviewed_pairs, record_export
+from marketflow_assets.store.export_reads import stored_pairs
+from marketflow_assets.store.exports import record_export
 from marketflow_assets.training.export import ExportError, check_export_name, export_dataset
 from marketflow_assets.training.summary import export_summary
+
+# The export's progress lines also go here, for a command that launched the run in its own
+# process to show them (the run's log is in the UI).
+PROGRESS_LOG = logging.getLogger("marketflow_assets.export")
 
 
 class ExportConfig(dg.Config):
@@ -41,6 +48,16 @@ class ExportConfig(dg.Config):
         }
 
 
+def _logger(context: dg.AssetExecutionContext) -> Callable[[str], None]:
+    """A line to the run's log and to PROGRESS_LOG."""
+
+    def log(line: str) -> None:
+        context.log.info(line)
+        PROGRESS_LOG.info(line)
+
+    return log
+
+
 def build_assets(area: AreaContext) -> list[dg.AssetsDefinition]:
     """The export asset, with `area`'s rules."""
 
@@ -55,12 +72,15 @@ def build_assets(area: AreaContext) -> list[dg.AssetsDefinition]:
     ) -> dg.MaterializeResult:
         """Chat and instruction JSONL, Parquet, a dataset card and a manifest, split in time."""
         options = config.options()
-        with store.get_connection() as conn:
-            pairs = read_reviewed_pairs(conn, area.rules.hash, options["start"], options["end"])
-            context.log.info(f"exporting from {pairs.height} pairs")
+        with store.get_connection() as conn, stored_pairs(conn, area.rules.hash) as pairs:
             try:
                 summary = export_dataset(
-                    pairs, Path(training.exports_dir), rules=area.rules.exports, **options
+                    pairs,
+                    Path(training.exports_dir),
+                    rules=area.rules.exports,
+                    memory_mib=area.settings.memory_mib,
+                    log=_logger(context),
+                    **options,
                 )
             except ExportError as exc:
                 raise dg.Failure(str(exc)) from exc
