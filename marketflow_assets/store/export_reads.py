@@ -91,13 +91,13 @@ class StoredPairs:
         ).pl()
 
     def add_keys(self, keys: pl.DataFrame) -> None:
-        """Keep pair_id, as_of, conversation_type, split and the 128-bit MD5 of `key` of each
-        row of `keys` for the near-duplicate cap."""
+        """Keep the rows of `keys` (pair_id, as_of, conversation_type, split and the two
+        halves of a key's hash, key_a and key_b) for the near-duplicate cap."""
         self.conn.register("export_keys_chunk", keys)
         try:
             self.conn.execute(
                 f"INSERT INTO {self.keys} SELECT pair_id, as_of, conversation_type, split, "
-                "md5_number(key) FROM export_keys_chunk"
+                "key_a, key_b FROM export_keys_chunk"
             )
         finally:
             self.conn.unregister("export_keys_chunk")
@@ -108,7 +108,7 @@ class StoredPairs:
         self.conn.execute(
             f"CREATE OR REPLACE TEMP TABLE {self.kept} AS SELECT pair_id, as_of, split, "
             "conversation_type, row_number() OVER "
-            "(PARTITION BY conversation_type, key_hash ORDER BY pair_id) AS nth "
+            "(PARTITION BY conversation_type, key_a, key_b ORDER BY pair_id) AS nth "
             f"FROM {self.keys} WHERE split IS NOT NULL"
         )
         self.conn.execute(f"DROP TABLE {self.keys}")
@@ -145,7 +145,7 @@ def stored_pairs(conn: duckdb.DuckDBPyConnection, rules_hash: str) -> Iterator[S
     pairs = StoredPairs(conn, rules_hash, uuid.uuid4().hex)
     conn.execute(
         f"CREATE TEMP TABLE {pairs.keys} (pair_id VARCHAR, as_of DATE, "
-        "conversation_type VARCHAR, split VARCHAR, key_hash UHUGEINT)"
+        "conversation_type VARCHAR, split VARCHAR, key_a UBIGINT, key_b UBIGINT)"
     )
     try:
         yield pairs

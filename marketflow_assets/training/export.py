@@ -36,6 +36,7 @@ from marketflow_assets.training.export_source import (
     Selection,
     date_chunks,
 )
+from marketflow_assets.training.overlap import overlapped
 from marketflow_assets.training.splits import (
     SplitPlan,
     assign_splits,
@@ -115,6 +116,15 @@ def similarity_key(tickers: Sequence[str]) -> pl.Expr:
     return pl.col("response").str.replace_all(f"{ticker}|{_MONTH_DAY}|{_NUMBER}", "#")
 
 
+def key_hash(key: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
+    """`key` hashed to 128 bits, as key_a and key_b: two 64-bit XXH3 hashes of their own seeds.
+
+    Pairs of equal keys have equal hashes; two different keys among n have equal ones with a
+    chance of about n² / 2¹²⁹ (1e-25 for 12 million pairs), so the hashes stand for the keys.
+    """
+    return key.hash(seed=1).alias("key_a"), key.hash(seed=2).alias("key_b")
+
+
 def _selected_dates(source: PairSource, selection: Selection) -> pl.DataFrame:
     """as_of and pairs: the selected pairs per date; refuses review statuses it does not know."""
     counts = source.status_counts(selection)
@@ -156,8 +166,9 @@ def _choose_plan(
 
 
 def _chunk_pairs(memory_mib: int) -> int:
-    """How many pairs a chunk holds within `memory_mib`."""
-    return max(1, (memory_mib << 20) // PAIR_BYTES)
+    """How many pairs a chunk holds for two chunks (one read, one worked on) to fit in
+    `memory_mib`."""
+    return max(1, (memory_mib << 20) // (2 * PAIR_BYTES))
 
 
 def _key_pairs(
@@ -168,20 +179,26 @@ def _key_pairs(
     log: Callable[[str], None],
 ) -> None:
     """Give the source the near-duplicate key of every selected pair outside the purge gaps, a
-    chunk of dates at a time; refuses pairs with an empty system, prompt or response (they
-    would make invalid chat records)."""
+    chunk of dates at a time (keying one while the next is read); refuses pairs with an empty
+    system, prompt or response (they would make invalid chat records)."""
     splits = dated.select("as_of", "split")
     within = splits.drop_nulls("split")["as_of"].to_list()
-    key = similarity_key(source.tickers(selection, within)).alias("key")
+    hashed = key_hash(similarity_key(source.tickers(selection, within)))
     progress = Progress("export keys", dated.height)
     blank, blank_ids = 0, []
-    for chunk in date_chunks(dated, chunk_pairs):
-        texts = source.texts(selection, chunk.first, chunk.last)
-        empty = texts.filter("blank")["pair_id"].sort()
+
+    def texts(chunk: DateChunk) -> pl.DataFrame:
+        return source.texts(selection, chunk.first, chunk.last)
+
+    def keys(texts: pl.DataFrame) -> pl.DataFrame:
+        keyed = texts.select("pair_id", "as_of", "conversation_type", *hashed)
+        return keyed.join(splits, on="as_of").drop_nulls("split")
+
+    for chunk, read, keyed in overlapped(date_chunks(dated, chunk_pairs), texts, keys):
+        empty = read.filter("blank")["pair_id"].sort()
         blank, blank_ids = blank + empty.len(), [*blank_ids, *empty.head(5).to_list()][:5]
-        keys = texts.select("pair_id", "as_of", "conversation_type", key)
-        source.add_keys(keys.join(splits, on="as_of").drop_nulls("split"))
-        log(progress.step(chunk.dates, texts.height))
+        source.add_keys(keyed)
+        log(progress.step(chunk.dates, read.height))
     if blank:
         ids = ", ".join(blank_ids)
         raise ExportError(f"{blank} pair(s) have an empty system, prompt or response: {ids}")

@@ -16,6 +16,7 @@ import polars as pl
 from polars.io.plugins import register_io_source
 
 from marketflow_assets.training.card import DATA_FILES
+from marketflow_assets.training.overlap import overlapped
 from marketflow_assets.training.pairs import PAIR_COLUMNS
 
 # The Parquet columns: `response` is the one trained on (the edit if any), `rendered_response`
@@ -73,7 +74,10 @@ def _streamed(first: pl.DataFrame, rest: Iterator[pl.DataFrame]) -> pl.LazyFrame
 
 def write_split(parts: Iterable[pl.DataFrame], folder: Path, split: str) -> dict[str, int]:
     """Write the chat, instruction and metadata files of `split` under `folder` from `parts`:
-    its rows (at least one) in chunks, in export order; rows per relative path."""
+    its rows (at least one) in chunks, in export order; rows per relative path.
+
+    The JSON lines of a part are written in a worker thread while the next part is read and the
+    Parquet sink encodes this one."""
     paths = {config: DATA_FILES[config].format(split=split) for config in DATA_FILES}
     for relative in paths.values():
         (folder / relative).parent.mkdir(parents=True, exist_ok=True)
@@ -83,11 +87,13 @@ def write_split(parts: Iterable[pl.DataFrame], folder: Path, split: str) -> dict
         (folder / paths["instruction"]).open("wb") as instruction,
     ):
 
+        def lines(part: pl.DataFrame) -> None:
+            chat_records(part).write_ndjson(chat)
+            instruction_records(part).write_ndjson(instruction)
+
         def metadata() -> Iterator[pl.DataFrame]:
             nonlocal rows
-            for part in parts:
-                chat_records(part).write_ndjson(chat)
-                instruction_records(part).write_ndjson(instruction)
+            for _, part, _ in overlapped(parts, lambda part: part, lines):
                 rows += part.height
                 yield part.select(EXPORT_COLUMNS)
 

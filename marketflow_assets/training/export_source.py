@@ -46,7 +46,8 @@ class PairSource(Protocol):
         ...
 
     def add_keys(self, keys: pl.DataFrame) -> None:
-        """Keep pair_id, as_of, conversation_type, split and a hash of `key` per row."""
+        """Keep the rows of `keys`: pair_id, as_of, conversation_type, split, and key_a and
+        key_b, the two halves of a near-duplicate key's hash."""
         ...
 
     def cap(self, max_similar: int) -> pl.DataFrame:
