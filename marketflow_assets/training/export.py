@@ -20,6 +20,7 @@ import re
 import shutil
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
@@ -183,7 +184,7 @@ def _key_pairs(
     system, prompt or response (they would make invalid chat records)."""
     splits = dated.select("as_of", "split")
     within = splits.drop_nulls("split")["as_of"].to_list()
-    hashed = key_hash(similarity_key(source.tickers(selection, within)))
+    key = similarity_key(source.tickers(selection, within)).alias("key")
     progress = Progress("export keys", dated.height)
     blank, blank_ids = 0, []
 
@@ -191,8 +192,9 @@ def _key_pairs(
         return source.texts(selection, chunk.first, chunk.last)
 
     def keys(texts: pl.DataFrame) -> pl.DataFrame:
-        keyed = texts.select("pair_id", "as_of", "conversation_type", *hashed)
-        return keyed.join(splits, on="as_of").drop_nulls("split")
+        keyed = texts.select("pair_id", "as_of", "conversation_type", key)
+        hashed = keyed.select("pair_id", "as_of", "conversation_type", *key_hash(pl.col("key")))
+        return hashed.join(splits, on="as_of").drop_nulls("split")
 
     for chunk, read, keyed in overlapped(date_chunks(dated, chunk_pairs), texts, keys):
         empty = read.filter("blank")["pair_id"].sort()
@@ -247,11 +249,15 @@ def _sha256(path: Path) -> str:
 def _write_manifest(
     folder: Path, rows_by_file: Mapping[str, int | None], facts: Mapping[str, object]
 ) -> str:
-    """Write manifest.json (every file's path, rows and sha256, then `facts`); its sha256."""
-    files = [
-        {"path": relative, "rows": rows_by_file[relative], "sha256": _sha256(folder / relative)}
-        for relative in sorted(rows_by_file)
-    ]
+    """Write manifest.json (every file's path, rows and sha256, then `facts`); its sha256.
+    The files are hashed in threads, on every core (hashlib lets go of the GIL)."""
+    names = sorted(rows_by_file)
+    with ThreadPoolExecutor(thread_name_prefix="sha256") as pool:
+        digests = pool.map(_sha256, (folder / relative for relative in names))
+        files = [
+            {"path": relative, "rows": rows_by_file[relative], "sha256": digest}
+            for relative, digest in zip(names, digests, strict=True)
+        ]
     text = json.dumps({**facts, "files": files}, indent=2, sort_keys=True, ensure_ascii=False)
     path = folder / MANIFEST
     path.write_text(text + "\n", encoding="utf-8")
