@@ -12,6 +12,7 @@ from contextlib import contextmanager
 import duckdb
 import polars as pl
 
+from marketflow_assets.store.connection import DUCKDB_FLOOR_MIB
 from marketflow_assets.training.export_source import Selection
 
 # The rows of `reviewed_pairs` of one rules version in the selection's as-of range.
@@ -139,10 +140,16 @@ class StoredPairs:
 
 
 @contextmanager
-def stored_pairs(conn: duckdb.DuckDBPyConnection, rules_hash: str) -> Iterator[StoredPairs]:
+def stored_pairs(
+    conn: duckdb.DuckDBPyConnection, rules_hash: str, memory_mib: int | None = None
+) -> Iterator[StoredPairs]:
     """The pairs of `rules_hash` in the store `conn` as a PairSource; its temporary tables are
-    dropped on exit."""
+    dropped on exit. With `memory_mib`, the export's budget, DuckDB keeps within half of it
+    (at least DUCKDB_FLOOR_MIB) until then, the export's chunks taking the other half."""
     pairs = StoredPairs(conn, rules_hash, uuid.uuid4().hex)
+    [(limit,)] = conn.sql("SELECT current_setting('memory_limit')").fetchall()
+    if memory_mib is not None:
+        conn.execute(f"SET memory_limit = '{max(int(memory_mib) // 2, DUCKDB_FLOOR_MIB)}MiB'")
     conn.execute(
         f"CREATE TEMP TABLE {pairs.keys} (pair_id VARCHAR, as_of DATE, "
         "conversation_type VARCHAR, split VARCHAR, key_a UBIGINT, key_b UBIGINT)"
@@ -152,6 +159,7 @@ def stored_pairs(conn: duckdb.DuckDBPyConnection, rules_hash: str) -> Iterator[S
     finally:
         conn.execute(f"DROP TABLE IF EXISTS {pairs.keys}")
         conn.execute(f"DROP TABLE IF EXISTS {pairs.kept}")
+        conn.execute(f"SET memory_limit = '{limit}'")
 
 
 @contextmanager

@@ -64,11 +64,14 @@ class CardFacts:
 def tally(rows: pl.DataFrame) -> pl.DataFrame:
     """Pairs, first and last as-of date of `rows` (exported pairs with their split) per
     combination of TALLY_COLUMNS."""
-    return rows.group_by(TALLY_COLUMNS).agg(
+    counted = rows.group_by(TALLY_COLUMNS).agg(
         pl.len().cast(pl.Int64).alias("pairs"),
         pl.col("as_of").min().alias("first"),
         pl.col("as_of").max().alias("last"),
     )
+    # Rebuilt from its few rows: the strings of a group-by's keys may point into the buffers of
+    # `rows` (all its texts), which a tally kept per chunk would otherwise keep alive.
+    return pl.DataFrame(counted.rows(), schema=counted.schema, orient="row")
 
 
 def merge_tallies(tallies: Sequence[pl.DataFrame]) -> pl.DataFrame:

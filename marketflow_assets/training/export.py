@@ -167,9 +167,9 @@ def _choose_plan(
 
 
 def _chunk_pairs(memory_mib: int) -> int:
-    """How many pairs a chunk holds for two chunks (one read, one worked on) to fit in
-    `memory_mib`."""
-    return max(1, (memory_mib << 20) // (2 * PAIR_BYTES))
+    """How many pairs a chunk holds for two chunks (one read, one worked on) to fit in half of
+    `memory_mib`, the source's DuckDB keeping within the other half."""
+    return max(1, (memory_mib << 20) // (4 * PAIR_BYTES))
 
 
 def _key_pairs(
@@ -303,8 +303,9 @@ def export_dataset(
     of that name whole: split as `split` says (see SPLIT_MODES) with the rules' fractions and
     purge gap, at most `max_similar` (the rules' by default) near-duplicates kept.
 
-    The pairs' texts are read a chunk of as-of dates at a time, each chunk about `memory_mib`,
-    and `log` gets a line on the progress of each chunk."""
+    The pairs' texts are read a chunk of as-of dates at a time, two chunks taking about half of
+    `memory_mib` (a store source keeps its DuckDB within the other half), and `log` gets a line
+    on the progress of each chunk."""
     if split not in SPLIT_MODES:
         raise ExportError(f"split mode {split!r} unknown; use one of {', '.join(SPLIT_MODES)}")
     target = Path(directory) / check_export_name(name)

@@ -87,3 +87,20 @@ def test_pairs_of_several_rules_versions_are_refused() -> None:
     frame = pairs(response=["A.", "B."]).with_columns(rules_hash=pl.Series(["r1", "r2"]))
     with pytest.raises(ValueError, match="of one rules version"), frame_pairs(frame):
         pass
+
+
+def test_duckdb_keeps_within_half_the_budget_while_the_source_is_open() -> None:
+    conn = duckdb.connect()
+    conn.execute("SET memory_limit = '3GiB'")
+    conn.register("reviewed_pairs", pairs(response=["A."]))
+
+    def limit() -> str:
+        return conn.sql("SELECT current_setting('memory_limit')").fetchall()[0][0]
+
+    before = limit()
+    with stored_pairs(conn, "r1", memory_mib=2048):
+        assert limit() == "1.0 GiB"
+    assert limit() == before
+    with stored_pairs(conn, "r1", memory_mib=1):
+        assert limit() == "256.0 MiB"
+    assert limit() == before

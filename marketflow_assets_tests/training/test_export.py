@@ -572,9 +572,10 @@ def test_an_export_in_many_chunks_gives_the_bytes_and_summary_of_one_chunk(
     keys = [line for line in lines if line.startswith("export keys: ")]
     written = [line for line in lines if line.startswith("export files: ")]
     kept = sum(whole.rows.values())
-    # 1 MiB holds 32 pairs a chunk (and up to a date's more): of 1,125 pairs, then of the kept.
-    assert len(keys) > 1125 // 64
-    assert len(written) > kept // 64
+    # Half of 1 MiB holds two chunks of 16 pairs (and up to a date's more): of the 1,125
+    # selected pairs, then of the kept ones.
+    assert len(keys) > 1125 // 32
+    assert len(written) > kept // 32
     assert keys[-1].startswith(f"export keys: 501 of 501 sessions, {whole.pairs_in:,} rows (")
     assert re.match(rf"export files: ([0-9,]+) of \1 sessions, {kept:,} rows \(", written[-1])
 

@@ -72,13 +72,14 @@ def build_assets(area: AreaContext) -> list[dg.AssetsDefinition]:
     ) -> dg.MaterializeResult:
         """Chat and instruction JSONL, Parquet, a dataset card and a manifest, split in time."""
         options = config.options()
-        with store.get_connection() as conn, stored_pairs(conn, area.rules.hash) as pairs:
+        budget = area.settings.memory_mib
+        with store.get_connection() as conn, stored_pairs(conn, area.rules.hash, budget) as pairs:
             try:
                 summary = export_dataset(
                     pairs,
                     Path(training.exports_dir),
                     rules=area.rules.exports,
-                    memory_mib=area.settings.memory_mib,
+                    memory_mib=budget,
                     log=_logger(context),
                     **options,
                 )
