@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import logging
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 
 import dagster as dg
 from rich.markup import escape
@@ -17,7 +15,6 @@ from marketflow_assets.cli.scorecard import print_scorecard
 from marketflow_assets.cli.status import print_last_run, print_status
 from marketflow_assets.definitions import definitions_for
 from marketflow_assets.defs.area import AreaContext
-from marketflow_assets.defs.exports.assets import PROGRESS_LOG
 from marketflow_assets.defs.exports.definitions import EXPORT_JOB
 from marketflow_assets.defs.validation.definitions import SCORECARD_JOB
 from marketflow_assets.runs.instance import project_instance
@@ -143,25 +140,10 @@ def cmd_demo(settings: Settings, _args: argparse.Namespace) -> int:
 DEMO_EXPORT = "sample"
 
 
-class _ConsoleLines(logging.Handler):
-    """Prints each record's message to the terminal, dimmed."""
-
-    def emit(self, record: logging.LogRecord) -> None:
-        console.print(f"  [dim]{escape(record.getMessage())}[/]")
-
-
-@contextmanager
-def _printing(logger: logging.Logger) -> Iterator[None]:
-    """`logger`'s info lines printed to the terminal while the block runs (the run executes in
-    this process)."""
-    handler, level = _ConsoleLines(logging.INFO), logger.level
-    logger.addHandler(handler)
-    logger.setLevel(logging.INFO)
-    try:
-        yield
-    finally:
-        logger.removeHandler(handler)
-        logger.setLevel(level)
+def _print_log_lines(update: StepUpdate) -> None:
+    """Each line a run's steps log (the export's progress, a chunk at a time), as it comes."""
+    if update.state == "log":
+        console.print(f"  [dim]{escape(update.message)}[/]")
 
 
 def _export(
@@ -185,13 +167,13 @@ def _export(
         "max_similar": max_similar,
     }
     console.print(f"Exporting training pairs as [bold]{escape(name)}[/]")
-    with _printing(PROGRESS_LOG):
-        result = run_job(
-            definitions_for(AreaContext.from_settings(settings)),
-            EXPORT_JOB,
-            project_instance(),
-            run_config={"ops": {"training_dataset": {"config": config}}},
-        )
+    result = run_job(
+        definitions_for(AreaContext.from_settings(settings)),
+        EXPORT_JOB,
+        project_instance(),
+        run_config={"ops": {"training_dataset": {"config": config}}},
+        on_step=_print_log_lines,
+    )
     if not _report(result):
         return False
     with open_store(settings.duckdb_path, read_only=True) as conn:

@@ -1,8 +1,6 @@
 """`training_dataset`: the reviewed pairs of a date range written as a training-ready export."""
 
 import datetime as dt
-import logging
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -14,10 +12,6 @@ from marketflow_assets.store.export_reads import stored_pairs
 from marketflow_assets.store.exports import record_export
 from marketflow_assets.training.export import ExportError, check_export_name, export_dataset
 from marketflow_assets.training.summary import export_summary
-
-# The export's progress lines also go here, for a command that launched the run in its own
-# process to show them (the run's log is in the UI).
-PROGRESS_LOG = logging.getLogger("marketflow_assets.export")
 
 
 class ExportConfig(dg.Config):
@@ -48,16 +42,6 @@ class ExportConfig(dg.Config):
         }
 
 
-def _logger(context: dg.AssetExecutionContext) -> Callable[[str], None]:
-    """A line to the run's log and to PROGRESS_LOG."""
-
-    def log(line: str) -> None:
-        context.log.info(line)
-        PROGRESS_LOG.info(line)
-
-    return log
-
-
 def build_assets(area: AreaContext) -> list[dg.AssetsDefinition]:
     """The export asset, with `area`'s rules."""
 
@@ -80,7 +64,7 @@ def build_assets(area: AreaContext) -> list[dg.AssetsDefinition]:
                     Path(training.exports_dir),
                     rules=area.rules.exports,
                     memory_mib=budget,
-                    log=_logger(context),
+                    log=context.log.info,
                     **options,
                 )
             except ExportError as exc:

@@ -1,7 +1,6 @@
 """The export through real Dagster runs on a real DuckDB file holding the pairs of forty tickers of
 the sample, some reviewed: chunked exports give the bytes of the one-chunk export."""
 
-import logging
 import re
 from pathlib import Path
 
@@ -14,7 +13,6 @@ from polars.testing import assert_frame_equal
 from marketflow_assets.calendar import sessions_between
 from marketflow_assets.chain import run_chain
 from marketflow_assets.definitions import build_definitions
-from marketflow_assets.defs.exports.assets import PROGRESS_LOG
 from marketflow_assets.defs.resources import resources_from_settings
 from marketflow_assets.runs.report import failure_reasons
 from marketflow_assets.settings import Settings
@@ -105,18 +103,16 @@ def test_an_export_in_many_chunks_writes_the_bytes_of_one_chunk(
     sample_store: Settings,
     tmp_path: Path,
     instance: dg.DagsterInstance,
-    caplog: pytest.LogCaptureFixture,
     config: dict[str, object],
 ) -> None:
     """1 MiB reads the pairs a few sessions at a time; the default budget reads them at once."""
     written = {}
     for memory_mib in (1, sample_store.memory_mib):
         settings = copy_of(sample_store, tmp_path / f"mib{memory_mib}", memory_mib=memory_mib)
-        caplog.clear()
-        with caplog.at_level(logging.INFO, logger=PROGRESS_LOG.name):
-            result = export(settings, instance, config)
+        result = export(settings, instance, config)
         assert result.success, failure_reasons(result)
-        lines = [r.getMessage() for r in caplog.records if r.name == PROGRESS_LOG.name]
+        logged = instance.all_logs(result.run_id)
+        lines = [e.user_message for e in logged if e.dagster_event is None]
         keys = [line for line in lines if line.startswith("export keys:")]
         files = [line for line in lines if line.startswith("export files:")]
         # The default budget holds every pair: one chunk per pass and split.
