@@ -48,7 +48,6 @@ from marketflow_assets.training.splits import (
 )
 from marketflow_assets.vpa.rules import ExportRules
 
-REVIEW_COLUMNS = ("review_status", "review_reason", "edited_response", "reviewer", "reviewed_at")
 REVIEW_STATUSES = ("pending", "approved", "rejected", "edited")
 APPROVED_STATUSES = ("approved", "edited")
 SORT_COLUMNS = ("as_of", "ticker", "conversation_type", "pair_id")
