@@ -16,6 +16,8 @@ from pathlib import Path
 import polars as pl
 
 from marketflow_assets.chain import sample_chain
+from marketflow_assets.settings import Settings
+from marketflow_assets.store.export_reads import frame_pairs
 from marketflow_assets.training.export import export_dataset
 from marketflow_assets.training.lint import lint_pairs
 from marketflow_assets.training.pairs import render_pairs, select_snapshots
@@ -68,14 +70,15 @@ def bench_training(repeats: int = REPEATS) -> dict[str, object]:
     began = time.perf_counter()
     problems = lint_pairs(pairs, snapshots)
     lint_s = time.perf_counter() - began
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory() as tmp, frame_pairs(_review_columns(pairs)) as source:
         began = time.perf_counter()
         summary = export_dataset(
-            _review_columns(pairs),
+            source,
             Path(tmp),
             name="bench",
             only_approved=False,
             rules=rules.exports,
+            memory_mib=Settings.from_env().memory_mib,
         )
         export_s = time.perf_counter() - began
     pairs_per_s = pairs.height / render_s

@@ -43,7 +43,12 @@ def test_a_few_approved_pairs_export_as_one_split_and_say_so(
     data: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     assert main(["export", "--name", "few", "--only-approved"]) == 0
-    out = " ".join(capsys.readouterr().out.split())
+    printed = capsys.readouterr().out
+    assert max(map(len, printed.splitlines())) <= 80
+    out = " ".join(printed.split())
+    # The run's progress, a line per chunk, as it goes.
+    assert "export keys: 2 of 2 sessions, 2 rows (" in out
+    assert "export files: 2 of 2 sessions, 2 rows (" in out
     assert (
         "2 pairs from 2024-07-01 to 2024-07-02 span 2 session(s), too few for a time split" in out
     )

@@ -197,6 +197,12 @@ def cmd_demo(settings: Settings, _args: argparse.Namespace) -> int:
 DEMO_EXPORT = "sample"
 
 
+def _print_log_lines(update: StepUpdate) -> None:
+    """Each line a run's steps log (the export's progress, a chunk at a time), as it comes."""
+    if update.state == "log":
+        console.print(f"  [dim]{escape(update.message)}[/]")
+
+
 def _export(
     settings: Settings,
     name: str,
@@ -223,6 +229,7 @@ def _export(
         EXPORT_JOB,
         project_instance(),
         run_config={"ops": {"training_dataset": {"config": config}}},
+        on_step=_print_log_lines,
     )
     if not _report(result):
         return False

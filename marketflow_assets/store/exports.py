@@ -1,32 +1,11 @@
-"""Reading the pairs an export draws on, and recording each export in the `exports` table."""
+"""Recording each export in the `exports` table, and reading it back."""
 
 from __future__ import annotations
 
-import datetime as dt
-
 import duckdb
-import polars as pl
 
 from marketflow_assets.training.export import ExportSummary
 from marketflow_assets.training.splits import SPLITS
-
-
-def read_reviewed_pairs(
-    conn: duckdb.DuckDBPyConnection,
-    rules_hash: str,
-    start: dt.date | None = None,
-    end: dt.date | None = None,
-) -> pl.DataFrame:
-    """Pairs of one rules version with their review state, as_of in [start, end] when given.
-
-    One rules version only: pairs rendered from another version's snapshots of the same
-    session would otherwise be trained on twice.
-    """
-    return conn.sql(
-        "SELECT * FROM reviewed_pairs WHERE rules_hash = $hash "
-        "AND ($start IS NULL OR as_of >= $start) AND ($end IS NULL OR as_of <= $end)",
-        params={"hash": rules_hash, "start": start, "end": end},
-    ).pl()
 
 
 def record_export(conn: duckdb.DuckDBPyConnection, summary: ExportSummary) -> None:

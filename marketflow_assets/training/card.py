@@ -1,6 +1,10 @@
 """The dataset card of an export: README.md with Hugging Face front matter declaring the chat,
 instruction and metadata configurations (the files of the splits written, only), and a body on
-contents, splits, versions and limits."""
+contents, splits, versions and limits.
+
+The card is made from a tally of the exported pairs (pairs and as-of range per combination of
+the columns it counts by), which is small whatever the number of pairs and adds up chunk by chunk.
+"""
 
 from __future__ import annotations
 
@@ -25,6 +29,18 @@ DATA_FILES = MappingProxyType(
 # The bars come from whichever source the store was filled from; its terms bind the data.
 LICENSE = "other"
 TAGS = ("finance", "trading", "volume-price-analysis", "wyckoff", "template-generated")
+# The columns the card counts the exported pairs by.
+TALLY_COLUMNS = (
+    "split",
+    "conversation_type",
+    "signal",
+    "review_status",
+    "schema_version",
+    "rules_version",
+    "rules_hash",
+    "template_name",
+    "template_hash",
+)
 _SIZES = ((1_000, "n<1K"), (10_000, "1K<n<10K"), (100_000, "10K<n<100K"), (1_000_000, "100K<n<1M"))
 
 
@@ -43,6 +59,28 @@ class CardFacts:
     max_similar: int
     near_duplicates: Mapping[str, int]
     versions: Mapping[str, str]
+
+
+def tally(rows: pl.DataFrame) -> pl.DataFrame:
+    """Pairs, first and last as-of date of `rows` (exported pairs with their split) per
+    combination of TALLY_COLUMNS."""
+    counted = rows.group_by(TALLY_COLUMNS).agg(
+        pl.len().cast(pl.Int64).alias("pairs"),
+        pl.col("as_of").min().alias("first"),
+        pl.col("as_of").max().alias("last"),
+    )
+    # Rebuilt from its few rows: the strings of a group-by's keys may point into the buffers of
+    # `rows` (all its texts), which a tally kept per chunk would otherwise keep alive.
+    return pl.DataFrame(counted.rows(), schema=counted.schema, orient="row")
+
+
+def merge_tallies(tallies: Sequence[pl.DataFrame]) -> pl.DataFrame:
+    """The tally of all the rows whose parts `tallies` counted."""
+    return (
+        pl.concat(tallies)
+        .group_by(TALLY_COLUMNS)
+        .agg(pl.col("pairs").sum(), pl.col("first").min(), pl.col("last").max())
+    )
 
 
 def size_category(rows: int) -> str:
@@ -82,23 +120,25 @@ def _cell(value: object) -> str:
     return f"{value:,}" if isinstance(value, int) and not isinstance(value, bool) else str(value)
 
 
-def _counts_by_split(rows: pl.DataFrame, column: str, splits: Sequence[str]) -> list[str]:
+def _counts_by_split(tallied: pl.DataFrame, column: str, splits: Sequence[str]) -> list[str]:
     """A table of pairs per value of `column` and each of `splits`, with totals."""
+    pairs = pl.col("pairs")
     counts = (
-        rows.group_by(column)
-        .agg(*((pl.col("split") == s).sum().alias(s) for s in splits), pl.len().alias("total"))
+        tallied.group_by(column)
+        .agg(
+            *(pairs.filter(pl.col("split") == s).sum().alias(s) for s in splits),
+            pairs.sum().alias("total"),
+        )
         .sort(column)
     )
     return _table((column, *splits, "total"), counts.rows())
 
 
-def _versions(rows: pl.DataFrame, software: Mapping[str, str]) -> list[str]:
+def _versions(tallied: pl.DataFrame, software: Mapping[str, str]) -> list[str]:
     """Schema, rules, template and software versions the pairs were made with."""
-    schema = ", ".join(str(v) for v in rows["schema_version"].unique().sort())
-    rules = rows.group_by("rules_version", "rules_hash").len().sort("rules_version", "rules_hash")
-    templates = (
-        rows.group_by("template_name", "template_hash").len().sort("template_name", "template_hash")
-    )
+    schema = ", ".join(str(v) for v in tallied["schema_version"].unique().sort())
+    rules = _pairs_by(tallied, "rules_version", "rules_hash")
+    templates = _pairs_by(tallied, "template_name", "template_hash")
     return [
         f"Snapshot schema version(s): {schema}.",
         "",
@@ -110,10 +150,15 @@ def _versions(rows: pl.DataFrame, software: Mapping[str, str]) -> list[str]:
     ]
 
 
-def _splits(rows: pl.DataFrame, facts: CardFacts) -> list[str]:
+def _pairs_by(tallied: pl.DataFrame, *columns: str) -> pl.DataFrame:
+    """Pairs per combination of `columns`, sorted by them."""
+    return tallied.group_by(columns).agg(pl.col("pairs").sum()).sort(columns)
+
+
+def _splits(tallied: pl.DataFrame, facts: CardFacts) -> list[str]:
     """Split date ranges, sessions and rows, and the purge gap between them or why there is
     one split only."""
-    stats = split_stats(rows)
+    stats = split_stats(tallied)
     body = [
         (
             s,
@@ -161,9 +206,9 @@ def _splits(rows: pl.DataFrame, facts: CardFacts) -> list[str]:
     ]
 
 
-def _near_duplicates(rows: pl.DataFrame, facts: CardFacts) -> list[str]:
+def _near_duplicates(tallied: pl.DataFrame, facts: CardFacts) -> list[str]:
     """How many near-duplicate pairs were dropped, per conversation type."""
-    kept = dict(rows.group_by("conversation_type").len().iter_rows())
+    kept = dict(_pairs_by(tallied, "conversation_type").iter_rows())
     types = sorted(set(kept) | set(facts.near_duplicates))
     dropped = sum(facts.near_duplicates.values())
     return [
@@ -189,12 +234,12 @@ def _selection(facts: CardFacts) -> str:
     return f"Pairs with as-of dates from {start} to {end}; {reviewed}."
 
 
-def dataset_card(rows: pl.DataFrame, facts: CardFacts) -> str:
-    """README.md of an export of `rows` (the exported pairs with their split)."""
+def dataset_card(tallied: pl.DataFrame, facts: CardFacts) -> str:
+    """README.md of an export, from the tally of its pairs (see `tally`)."""
     time_split = len(facts.plan.splits) > 1
     fractions = "; the split fractions are of sessions, not of pairs" if time_split else ""
     header = yaml.safe_dump(
-        front_matter(facts.name, rows.height, facts.plan.splits),
+        front_matter(facts.name, tallied["pairs"].sum(), facts.plan.splits),
         sort_keys=False,
         allow_unicode=True,
         width=1000,
@@ -232,23 +277,23 @@ def dataset_card(rows: pl.DataFrame, facts: CardFacts) -> str:
         "",
         "## Splits",
         "",
-        *_splits(rows, facts),
+        *_splits(tallied, facts),
         "",
         "## Versions",
         "",
-        *_versions(rows, facts.versions),
+        *_versions(tallied, facts.versions),
         "",
         "## Contents",
         "",
-        *_counts_by_split(rows, "conversation_type", facts.plan.splits),
+        *_counts_by_split(tallied, "conversation_type", facts.plan.splits),
         "",
-        *_counts_by_split(rows, "signal", facts.plan.splits),
+        *_counts_by_split(tallied, "signal", facts.plan.splits),
         "",
-        *_counts_by_split(rows, "review_status", facts.plan.splits),
+        *_counts_by_split(tallied, "review_status", facts.plan.splits),
         "",
         "## Near-duplicates",
         "",
-        *_near_duplicates(rows, facts),
+        *_near_duplicates(tallied, facts),
         "",
         "## Known limits",
         "",

@@ -5,6 +5,10 @@ as one train split when the set is too small to split in time (or when asked).
 Everything written is a function of the pairs and the arguments (no timestamps, rows in a fixed
 order), so exporting the same pairs twice gives the same bytes. The export is written to a
 folder beside its destination and swapped in whole, so a failure leaves the previous one intact.
+
+Memory stays within a budget whatever the number of pairs: the selection, the split and the
+near-duplicate cap work on counts per date and on key columns kept by the source (in DuckDB,
+which spills), and the texts are read, keyed and written a chunk of as-of dates at a time.
 """
 
 from __future__ import annotations
@@ -15,7 +19,8 @@ import json
 import re
 import shutil
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
@@ -23,8 +28,16 @@ from types import MappingProxyType
 
 import polars as pl
 
-from marketflow_assets.training.card import DATA_FILES, CardFacts, dataset_card
-from marketflow_assets.training.pairs import PAIR_COLUMNS
+from marketflow_assets.progress import Progress
+from marketflow_assets.training.card import CardFacts, dataset_card, merge_tallies, tally
+from marketflow_assets.training.export_files import write_split
+from marketflow_assets.training.export_source import (
+    DateChunk,
+    PairSource,
+    Selection,
+    date_chunks,
+)
+from marketflow_assets.training.overlap import overlapped
 from marketflow_assets.training.splits import (
     SplitPlan,
     assign_splits,
@@ -35,20 +48,8 @@ from marketflow_assets.training.splits import (
 )
 from marketflow_assets.vpa.rules import ExportRules
 
-REVIEW_COLUMNS = ("review_status", "review_reason", "edited_response", "reviewer", "reviewed_at")
 REVIEW_STATUSES = ("pending", "approved", "rejected", "edited")
 APPROVED_STATUSES = ("approved", "edited")
-# The Parquet columns: `response` is the one trained on (the edit if any), `rendered_response`
-# what the template wrote.
-EXPORT_COLUMNS = (
-    *PAIR_COLUMNS,
-    "rendered_response",
-    "review_status",
-    "review_reason",
-    "reviewer",
-    "reviewed_at",
-    "split",
-)
 SORT_COLUMNS = ("as_of", "ticker", "conversation_type", "pair_id")
 # `time`: train/validation/test by as-of date with purge gaps; `none`: every pair in `train`;
 # `auto`: `time` when the as-of dates span enough sessions, otherwise `none`.
@@ -58,6 +59,9 @@ CARD = "README.md"
 _NAME = re.compile(r"[A-Za-z0-9._-]{1,200}")
 _MONTH_DAY = r"(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)[a-z]*\.? [0-9]{1,2}"
 _NUMBER = r"[0-9]+(?:[.,][0-9]+)*"
+# Memory a pair takes while its chunk is read, keyed or written: its texts (about 3 KiB on the
+# sample) in DuckDB's result, in the frame, and in the chat, instruction and Parquet copies.
+PAIR_BYTES = 16 << 10
 
 
 def _software_versions() -> Mapping[str, str]:
@@ -104,45 +108,6 @@ def check_export_name(name: str) -> str:
     return name
 
 
-def select_pairs(
-    pairs: pl.DataFrame, *, start: dt.date | None, end: dt.date | None, only_approved: bool
-) -> pl.DataFrame:
-    """Pairs with as_of in [start, end] that are exportable: never rejected ones, and only
-    approved or edited ones if `only_approved`; `response` becomes the edited one if any."""
-    missing = [c for c in (*PAIR_COLUMNS, *REVIEW_COLUMNS) if c not in pairs.columns]
-    if missing:
-        raise ExportError(f"pairs lack column(s) {missing}; pass the reviewed_pairs view")
-    unknown = set(pairs["review_status"].unique().to_list()) - set(REVIEW_STATUSES)
-    if unknown:
-        raise ExportError(f"unknown review status(es) {sorted(map(str, unknown))}")
-    kept = APPROVED_STATUSES if only_approved else ("pending", *APPROVED_STATUSES)
-    keep = pl.col("review_status").is_in(kept)
-    if start is not None:
-        keep &= pl.col("as_of") >= start
-    if end is not None:
-        keep &= pl.col("as_of") <= end
-    return pairs.filter(keep).with_columns(
-        pl.coalesce("edited_response", "response").alias("response"),
-        pl.col("response").alias("rendered_response"),
-    )
-
-
-def _check_exportable(rows: pl.DataFrame) -> None:
-    """Refuse pairs that would make an invalid chat record or an ambiguous row order."""
-    blank = rows.filter(
-        pl.any_horizontal(
-            pl.col(c).is_null() | ~pl.col(c).str.contains(r"\S")
-            for c in ("system", "prompt", "response")
-        )
-    )
-    if blank.height:
-        ids = ", ".join(blank["pair_id"].head(5).to_list())
-        raise ExportError(f"{blank.height} pair(s) have an empty system, prompt or response: {ids}")
-    repeated = rows.filter(pl.col("pair_id").is_duplicated())["pair_id"].unique().sort()
-    if repeated.len():
-        raise ExportError(f"pair_id repeated: {', '.join(repeated.head(5).to_list())}")
-
-
 def similarity_key(tickers: Sequence[str]) -> pl.Expr:
     """The response with every ticker of `tickers`, date and number replaced by `#`: equal keys
     mark responses that are the same text about other numbers, days or tickers."""
@@ -151,60 +116,36 @@ def similarity_key(tickers: Sequence[str]) -> pl.Expr:
     return pl.col("response").str.replace_all(f"{ticker}|{_MONTH_DAY}|{_NUMBER}", "#")
 
 
-def cap_near_duplicates(
-    rows: pl.DataFrame, max_similar: int
-) -> tuple[pl.DataFrame, dict[str, int]]:
-    """Keep at most `max_similar` pairs (lowest pair_id first) per conversation type and
-    similarity key; returns the kept rows and the count dropped per conversation type."""
-    if max_similar < 1:
-        raise ExportError(f"max_similar must be 1 or more, not {max_similar}")
-    key = similarity_key(rows["ticker"].unique().to_list())
-    kept = pl.col("pair_id").rank("ordinal").over("conversation_type", key) <= max_similar
-    marked = rows.with_columns(kept.alias("_kept"))
-    dropped = (
-        marked.filter(~pl.col("_kept"))
-        .group_by("conversation_type")
-        .len()
-        .sort("conversation_type")
-    )
-    counts = dict(zip(dropped["conversation_type"], dropped["len"], strict=True))
-    return marked.filter("_kept").drop("_kept"), counts
+def key_hash(key: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
+    """`key` hashed to 128 bits, as key_a and key_b: two 64-bit XXH3 hashes of their own seeds.
+
+    Pairs of equal keys have equal hashes; two different keys among n have equal ones with a
+    chance of about n² / 2¹²⁹ (1e-25 for 12 million pairs), so the hashes stand for the keys.
+    """
+    return key.hash(seed=1).alias("key_a"), key.hash(seed=2).alias("key_b")
 
 
-def chat_records(rows: pl.DataFrame) -> pl.DataFrame:
-    """`{"messages": [system, user, assistant]}` per pair: the OpenAI/TRL chat format."""
-    roles = (("system", "system"), ("user", "prompt"), ("assistant", "response"))
-    return rows.select(
-        pl.concat_list(
-            pl.struct(pl.lit(role).alias("role"), pl.col(column).alias("content"))
-            for role, column in roles
-        ).alias("messages")
-    )
-
-
-def instruction_records(rows: pl.DataFrame) -> pl.DataFrame:
-    """`{"input": {task, ticker, as_of, prompt}, "output": {signal, explanation}}` per pair."""
-    return rows.select(
-        pl.struct(
-            pl.col("conversation_type").alias("task"),
-            "ticker",
-            pl.col("as_of").dt.to_string("%Y-%m-%d"),
-            "prompt",
-        ).alias("input"),
-        pl.struct(
-            pl.struct(pl.col("signal").alias("type"), "strength", "confidence").alias("signal"),
-            pl.col("response").alias("explanation"),
-        ).alias("output"),
+def _selected_dates(source: PairSource, selection: Selection) -> pl.DataFrame:
+    """as_of and pairs: the selected pairs per date; refuses review statuses it does not know."""
+    counts = source.status_counts(selection)
+    unknown = set(counts["review_status"].unique().to_list()) - set(REVIEW_STATUSES)
+    if unknown:
+        raise ExportError(f"unknown review status(es) {sorted(map(str, unknown))}")
+    return (
+        counts.filter(pl.col("review_status").is_in(selection.statuses))
+        .group_by("as_of")
+        .agg(pl.col("pairs").sum())
+        .sort("as_of")
     )
 
 
 def _choose_plan(
-    selected: pl.DataFrame, rules: ExportRules, split: str
+    dates: pl.DataFrame, rules: ExportRules, split: str
 ) -> tuple[SplitPlan, str, str | None]:
-    """The split plan of the `selected` pairs in mode `split`, the mode it follows (`time` or
-    `none`) and, when `auto` fell back to one split, why; a `time` split of too few sessions is
-    refused."""
-    first, last = selected["as_of"].min(), selected["as_of"].max()
+    """The split plan of the selected pairs per date `dates` in mode `split`, the mode it
+    follows (`time` or `none`) and, when `auto` fell back to one split, why; a `time` split of
+    too few sessions is refused."""
+    first, last = dates["as_of"].min(), dates["as_of"].max()
     whole = one_split(first, last)
     if split == "none":
         return whole, "none", None
@@ -215,7 +156,7 @@ def _choose_plan(
         )
         return plan, "time", None
     reason = (
-        f"{selected.height:,} pairs from {first} to {last} span {len(whole.sessions):,} "
+        f"{dates['pairs'].sum():,} pairs from {first} to {last} span {len(whole.sessions):,} "
         f"session(s), too few for a time split ({needed:,} sessions needed with "
         f"{rules.purge_sessions} purged between splits)"
     )
@@ -224,25 +165,79 @@ def _choose_plan(
     return whole, "none", f"{reason}; exported as one train split"
 
 
-def _write_splits(rows: pl.DataFrame, folder: Path, splits: Sequence[str]) -> dict[str, int]:
-    """Write every data file of each of `splits`; returns rows per relative path."""
-    written = {}
+def _chunk_pairs(memory_mib: int) -> int:
+    """How many pairs a chunk holds for two chunks (one read, one worked on) to fit in half of
+    `memory_mib`, the source's DuckDB keeping within the other half."""
+    return max(1, (memory_mib << 20) // (4 * PAIR_BYTES))
+
+
+def _key_pairs(
+    source: PairSource,
+    selection: Selection,
+    dated: pl.DataFrame,
+    chunk_pairs: int,
+    log: Callable[[str], None],
+) -> None:
+    """Give the source the near-duplicate key of every selected pair outside the purge gaps, a
+    chunk of dates at a time (keying one while the next is read); refuses pairs with an empty
+    system, prompt or response (they would make invalid chat records)."""
+    splits = dated.select("as_of", "split")
+    within = splits.drop_nulls("split")["as_of"].to_list()
+    key = similarity_key(source.tickers(selection, within)).alias("key")
+    progress = Progress("export keys", dated.height)
+    blank, blank_ids = 0, []
+
+    def texts(chunk: DateChunk) -> pl.DataFrame:
+        return source.texts(selection, chunk.first, chunk.last)
+
+    def keys(texts: pl.DataFrame) -> pl.DataFrame:
+        keyed = texts.select("pair_id", "as_of", "conversation_type", key)
+        hashed = keyed.select("pair_id", "as_of", "conversation_type", *key_hash(pl.col("key")))
+        return hashed.join(splits, on="as_of").drop_nulls("split")
+
+    for chunk, read, keyed in overlapped(date_chunks(dated, chunk_pairs), texts, keys):
+        empty = read.filter("blank")["pair_id"].sort()
+        blank, blank_ids = blank + empty.len(), [*blank_ids, *empty.head(5).to_list()][:5]
+        source.add_keys(keyed)
+        log(progress.step(chunk.dates, read.height))
+    if blank:
+        ids = ", ".join(blank_ids)
+        raise ExportError(f"{blank} pair(s) have an empty system, prompt or response: {ids}")
+
+
+def _exported(rows: pl.DataFrame) -> pl.DataFrame:
+    """Kept pairs as exported: `response` the one trained on (the edit if any) and
+    `rendered_response` the template's, in export order."""
+    return rows.with_columns(
+        pl.coalesce("edited_response", "response").alias("response"),
+        pl.col("response").alias("rendered_response"),
+    ).sort(SORT_COLUMNS)
+
+
+def _write_splits(
+    source: PairSource,
+    kept: pl.DataFrame,
+    splits: Sequence[str],
+    folder: Path,
+    chunk_pairs: int,
+    log: Callable[[str], None],
+) -> tuple[dict[str, int], pl.DataFrame]:
+    """Write every data file of each of `splits` from the `kept` pairs per date and split, a
+    chunk of dates at a time; rows per relative path, and the tally of the pairs written."""
+    progress = Progress("export files", kept.height)
+    tallies, written = [], {}
+
+    def parts(chunks: Sequence[DateChunk]) -> Iterator[pl.DataFrame]:
+        for chunk in chunks:
+            rows = _exported(source.kept_rows(chunk.first, chunk.last))
+            tallies.append(tally(rows))
+            log(progress.step(chunk.dates, rows.height))
+            yield rows
+
     for split in splits:
-        part = rows.filter(pl.col("split") == split)
-        for config, frame in (
-            ("chat", chat_records(part)),
-            ("instruction", instruction_records(part)),
-            ("metadata", part.select(EXPORT_COLUMNS)),
-        ):
-            relative = DATA_FILES[config].format(split=split)
-            path = folder / relative
-            path.parent.mkdir(parents=True, exist_ok=True)
-            if path.suffix == ".parquet":
-                frame.write_parquet(path, compression="zstd", row_group_size=65_536)
-            else:
-                frame.write_ndjson(path)
-            written[relative] = frame.height
-    return written
+        dates = kept.filter(pl.col("split") == split)
+        written |= write_split(parts(date_chunks(dates, chunk_pairs)), folder, split)
+    return written, merge_tallies(tallies)
 
 
 def _sha256(path: Path) -> str:
@@ -253,11 +248,15 @@ def _sha256(path: Path) -> str:
 def _write_manifest(
     folder: Path, rows_by_file: Mapping[str, int | None], facts: Mapping[str, object]
 ) -> str:
-    """Write manifest.json (every file's path, rows and sha256, then `facts`); its sha256."""
-    files = [
-        {"path": relative, "rows": rows_by_file[relative], "sha256": _sha256(folder / relative)}
-        for relative in sorted(rows_by_file)
-    ]
+    """Write manifest.json (every file's path, rows and sha256, then `facts`); its sha256.
+    The files are hashed in threads, on every core (hashlib lets go of the GIL)."""
+    names = sorted(rows_by_file)
+    with ThreadPoolExecutor(thread_name_prefix="sha256") as pool:
+        digests = pool.map(_sha256, (folder / relative for relative in names))
+        files = [
+            {"path": relative, "rows": rows_by_file[relative], "sha256": digest}
+            for relative, digest in zip(names, digests, strict=True)
+        ]
     text = json.dumps({**facts, "files": files}, indent=2, sort_keys=True, ensure_ascii=False)
     path = folder / MANIFEST
     path.write_text(text + "\n", encoding="utf-8")
@@ -285,7 +284,7 @@ def _is_export(folder: Path) -> bool:
 
 
 def export_dataset(
-    pairs: pl.DataFrame,
+    source: PairSource,
     directory: Path,
     *,
     name: str,
@@ -293,71 +292,85 @@ def export_dataset(
     end: dt.date | None = None,
     only_approved: bool,
     rules: ExportRules,
+    memory_mib: int,
     split: str = "auto",
     max_similar: int | None = None,
     versions: Mapping[str, str] = SOFTWARE_VERSIONS,
+    log: Callable[[str], None] = lambda line: None,
 ) -> ExportSummary:
-    """Export the reviewed `pairs` to `directory/<name>/`, replacing a previous export of that
-    name whole: split as `split` says (see SPLIT_MODES) with the rules' fractions and purge gap,
-    at most `max_similar` (the rules' by default) near-duplicates kept."""
+    """Export the reviewed pairs of `source` to `directory/<name>/`, replacing a previous export
+    of that name whole: split as `split` says (see SPLIT_MODES) with the rules' fractions and
+    purge gap, at most `max_similar` (the rules' by default) near-duplicates kept.
+
+    The pairs' texts are read a chunk of as-of dates at a time, two chunks taking about half of
+    `memory_mib` (a store source keeps its DuckDB within the other half), and `log` gets a line
+    on the progress of each chunk."""
     if split not in SPLIT_MODES:
         raise ExportError(f"split mode {split!r} unknown; use one of {', '.join(SPLIT_MODES)}")
     target = Path(directory) / check_export_name(name)
     if target.exists() and not (target.is_dir() and _is_export(target)):
         raise ExportError(f"{target} exists and is not an export (no {MANIFEST}); not replacing it")
-    selected = select_pairs(pairs, start=start, end=end, only_approved=only_approved)
-    if selected.is_empty():
+    selection = Selection(
+        start, end, APPROVED_STATUSES if only_approved else ("pending", *APPROVED_STATUSES)
+    )
+    dates = _selected_dates(source, selection)
+    if dates.is_empty():
         which = "approved or edited" if only_approved else "non-rejected"
         raise ExportError(
             f"no {which} pairs to export with as_of from {start or 'the first'} to "
             f"{end or 'the last'}"
         )
-    _check_exportable(selected)
-    plan, mode, note = _choose_plan(selected, rules, split)
+    pairs_in = dates["pairs"].sum()
+    repeated = source.repeated_ids(selection, 5)
+    if repeated:
+        raise ExportError(f"pair_id repeated: {', '.join(repeated)}")
+    plan, mode, note = _choose_plan(dates, rules, split)
     max_similar = rules.max_similar if max_similar is None else max_similar
-    assigned = assign_splits(selected, plan)
-    purged = assigned["split"].null_count()
-    capped, near_duplicates = cap_near_duplicates(assigned.drop_nulls("split"), max_similar)
-    rows = capped.sort(SORT_COLUMNS).rechunk()
-    stats = split_stats(rows)
-    empty = [s for s in plan.splits if s not in stats]
+    if max_similar < 1:
+        raise ExportError(f"max_similar must be 1 or more, not {max_similar}")
+    dated = assign_splits(dates, plan)
+    purged = dated.filter(pl.col("split").is_null())["pairs"].sum()
+    chunk_pairs = _chunk_pairs(memory_mib)
+    _key_pairs(source, selection, dated, chunk_pairs, log)
+    near_duplicates = dict(source.cap(max_similar).iter_rows())
+    kept = source.kept_dates()
+    present = set(kept["split"].to_list())
+    empty = [s for s in plan.splits if s not in present]
     if empty:
         first, last = plan.first_last(empty[0])
         raise ExportError(
             f"no pairs left in the {empty[0]} split ({first}..{last}); widen the range, review "
             "more pairs, or --split none writes every pair as one train split"
         )
-    card = dataset_card(
-        rows,
-        CardFacts(
-            name=name,
-            start=start,
-            end=end,
-            only_approved=only_approved,
-            plan=plan,
-            note=note,
-            purged=purged,
-            max_similar=max_similar,
-            near_duplicates=near_duplicates,
-            versions=versions,
-        ),
-    )
     target.parent.mkdir(parents=True, exist_ok=True)
     # Hidden (export names cannot start with a dot), beside the target so the swap is a rename.
     staging = target.parent / f".{name}.{uuid.uuid4().hex}.partial"
     staging.mkdir()
     try:
-        rows_by_file: dict[str, int | None] = {
-            **_write_splits(rows, staging, plan.splits),
-            CARD: None,
-        }
+        written, tallied = _write_splits(source, kept, plan.splits, staging, chunk_pairs, log)
+        card = dataset_card(
+            tallied,
+            CardFacts(
+                name=name,
+                start=start,
+                end=end,
+                only_approved=only_approved,
+                plan=plan,
+                note=note,
+                purged=purged,
+                max_similar=max_similar,
+                near_duplicates=near_duplicates,
+                versions=versions,
+            ),
+        )
+        rows_by_file: dict[str, int | None] = {**written, CARD: None}
         (staging / CARD).write_text(card, encoding="utf-8")
         manifest_sha256 = _write_manifest(
             staging,
             rows_by_file,
             {
                 "name": name,
-                "pairs_in": selected.height,
+                "pairs_in": pairs_in,
                 "split_mode": mode,
                 "splits": list(plan.splits),
                 "split_note": note,
@@ -372,6 +385,7 @@ def export_dataset(
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
+    stats = split_stats(tallied)
     return ExportSummary(
         name=name,
         start=start,
@@ -382,7 +396,7 @@ def export_dataset(
         note=note,
         rows={s: stats[s][0] for s in plan.splits},
         date_ranges={s: stats[s][1:] for s in plan.splits},
-        pairs_in=selected.height,
+        pairs_in=pairs_in,
         purged=purged,
         near_duplicates_dropped=sum(near_duplicates.values()),
         manifest_sha256=manifest_sha256,

@@ -129,23 +129,24 @@ def one_split(first: dt.date, last: dt.date) -> SplitPlan:
     )
 
 
-def assign_splits(pairs: pl.DataFrame, plan: SplitPlan) -> pl.DataFrame:
-    """`pairs` with a `split` column, null for pairs in a purge gap; refuses as-of dates that
-    are not sessions of the plan."""
+def assign_splits(dates: pl.DataFrame, plan: SplitPlan) -> pl.DataFrame:
+    """`dates` (as_of and the pairs of each date) with a `split` column, null for dates in a
+    purge gap; refuses as-of dates that are not sessions of the plan."""
     sessions = plan.frame()
-    strays = pairs.filter(~pl.col("as_of").is_in(sessions["as_of"].implode()))
+    strays = dates.filter(~pl.col("as_of").is_in(sessions["as_of"].implode()))
     if strays.height:
         days = strays["as_of"].unique().sort().head(5).to_list()
         raise ValueError(
-            f"{strays.height} pair(s) have an as-of date that is not an NYSE session of "
+            f"{strays['pairs'].sum()} pair(s) have an as-of date that is not an NYSE session of "
             f"{plan.sessions[0]}..{plan.sessions[-1]}, e.g. {', '.join(map(str, days))}"
         )
-    return pairs.join(sessions, on="as_of", how="left", maintain_order="left")
+    return dates.join(sessions, on="as_of", how="left", maintain_order="left")
 
 
-def split_stats(rows: pl.DataFrame) -> dict[str, tuple[int, dt.date, dt.date]]:
-    """Rows, first and last as-of date of each split in `rows`."""
-    stats = rows.group_by("split").agg(
-        pl.len(), pl.col("as_of").min(), pl.col("as_of").max().alias("last")
+def split_stats(tallied: pl.DataFrame) -> dict[str, tuple[int, dt.date, dt.date]]:
+    """Pairs, first and last as-of date of each split, from a tally of pairs (split, pairs,
+    first and last as-of date per group)."""
+    stats = tallied.group_by("split").agg(
+        pl.col("pairs").sum(), pl.col("first").min(), pl.col("last").max()
     )
     return {split: (count, first, last) for split, count, first, last in stats.iter_rows()}

@@ -3,6 +3,7 @@ import datetime as dt
 import hashlib
 import itertools
 import json
+import re
 import resource
 import signal
 import string
@@ -15,6 +16,8 @@ import pytest
 import yaml
 
 from marketflow_assets.calendar import sessions_between
+from marketflow_assets.settings import Settings
+from marketflow_assets.store.export_reads import frame_pairs
 from marketflow_assets.training.export import (
     ExportError,
     ExportSummary,
@@ -30,6 +33,7 @@ EXPORTS = load_rules().exports
 NEEDED = sessions_needed(EXPORTS.purge_sessions, EXPORTS.fractions)
 STATUSES = ("pending", "approved", "rejected", "edited")
 TICKERS = ("AAPL", "MSFT", "BRK.B", "A")
+DEFAULT_MIB = Settings.from_env({}).memory_mib
 
 
 def _word(number: int) -> str:
@@ -88,9 +92,12 @@ def make_pairs(
     return pl.DataFrame(rows)
 
 
-def export(pairs: pl.DataFrame, directory: Path, **kwargs: Any) -> ExportSummary:
-    """export_dataset with the export settings of rules.yaml."""
-    return export_dataset(pairs, directory, rules=EXPORTS, **kwargs)
+def export(
+    pairs: pl.DataFrame, directory: Path, memory_mib: int = DEFAULT_MIB, **kwargs: Any
+) -> ExportSummary:
+    """export_dataset of `pairs` with the export settings of rules.yaml."""
+    with frame_pairs(pairs) as source:
+        return export_dataset(source, directory, rules=EXPORTS, memory_mib=memory_mib, **kwargs)
 
 
 def files_of(folder: Path) -> dict[str, bytes]:
@@ -549,3 +556,50 @@ def test_a_failure_mid_export_leaves_the_old_export_intact(tmp_path: Path) -> No
         signal.signal(signal.SIGXFSZ, handler)
     assert files_of(old.path) == before
     assert [p.name for p in tmp_path.iterdir()] == ["v1"]
+
+
+def test_an_export_in_many_chunks_gives_the_bytes_and_summary_of_one_chunk(
+    tmp_path: Path,
+) -> None:
+    pairs = make_pairs(1500)
+    lines: list[str] = []
+    small = export(
+        pairs, tmp_path / "small", name="same", only_approved=False, memory_mib=1, log=lines.append
+    )
+    whole = export(pairs, tmp_path / "whole", name="same", only_approved=False)
+    assert files_of(small.path) == files_of(whole.path)
+    assert dataclasses.replace(small, path=whole.path) == whole
+    keys = [line for line in lines if line.startswith("export keys: ")]
+    written = [line for line in lines if line.startswith("export files: ")]
+    kept = sum(whole.rows.values())
+    # Half of 1 MiB holds two chunks of 16 pairs (and up to a date's more): of the 1,125
+    # selected pairs, then of the kept ones.
+    assert len(keys) > 1125 // 32
+    assert len(written) > kept // 32
+    assert keys[-1].startswith(f"export keys: 501 of 501 sessions, {whole.pairs_in:,} rows (")
+    assert re.match(rf"export files: ([0-9,]+) of \1 sessions, {kept:,} rows \(", written[-1])
+
+
+def test_blank_texts_are_refused_counting_them_and_naming_the_first(tmp_path: Path) -> None:
+    pairs = make_pairs(400)
+    ids = pairs["pair_id"].sort()
+    blank = pl.col("pair_id").is_in(ids.head(7).implode())
+    pairs = pairs.with_columns(
+        prompt=pl.when(blank).then(pl.lit(" \u00a0\n")).otherwise("prompt"),
+        review_status=pl.when(blank).then(pl.lit("pending")).otherwise("review_status"),
+    )
+    with pytest.raises(
+        ExportError, match=r"^7 pair\(s\) have an empty system, prompt or "
+    ) as raised:
+        export(pairs, tmp_path, name="blank", only_approved=False, memory_mib=1)
+    named = str(raised.value).split(": ", 1)[1].split(", ")
+    assert len(named) == 5
+    assert set(named) <= set(ids.head(7))
+    assert not any(tmp_path.iterdir())
+
+
+def test_a_repeated_pair_id_is_refused(tmp_path: Path) -> None:
+    pairs = make_pairs(400, statuses=("approved",))
+    twice = ", ".join(pairs["pair_id"].slice(3, 2).sort())
+    with pytest.raises(ExportError, match=rf"^pair_id repeated: {twice}$"):
+        export(pl.concat([pairs, pairs.slice(3, 2)]), tmp_path, name="twice", only_approved=False)

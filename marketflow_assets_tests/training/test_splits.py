@@ -71,12 +71,13 @@ def test_bad_fractions_are_refused(fractions: tuple[float, ...]) -> None:
 
 def test_pairs_in_purged_sessions_get_no_split_and_non_sessions_are_refused() -> None:
     plan = plan_splits(*_span(70), purge_sessions=31, fractions=FRACTIONS)
-    pairs = pl.DataFrame({"as_of": list(plan.sessions)})
-    assigned = assign_splits(pairs, plan)
+    dates = pl.DataFrame({"as_of": list(plan.sessions), "pairs": 2})
+    assigned = assign_splits(dates, plan)
     assert assigned["split"].null_count() == 62
     assert assigned["split"].value_counts(sort=True).drop_nulls()["count"].to_list() == [6, 1, 1]
-    saturday = pl.DataFrame({"as_of": [dt.date(2022, 1, 8)]})
-    with pytest.raises(ValueError, match="not an NYSE session"):
+    assert assigned["pairs"].to_list() == [2] * 70
+    saturday = pl.DataFrame({"as_of": [dt.date(2022, 1, 8), plan.sessions[0]], "pairs": [3, 1]})
+    with pytest.raises(ValueError, match=r"^3 pair\(s\) have an as-of date that is not an NYSE"):
         assign_splits(saturday, plan)
 
 
@@ -86,5 +87,5 @@ def test_one_split_puts_every_session_in_train_with_nothing_purged() -> None:
     assert plan.purge_sessions == 0
     assert plan.first_last("train") == _span(3)
     assert plan.session_count("train") == 3
-    assigned = assign_splits(pl.DataFrame({"as_of": list(plan.sessions)}), plan)
+    assigned = assign_splits(pl.DataFrame({"as_of": list(plan.sessions), "pairs": 1}), plan)
     assert assigned["split"].to_list() == ["train"] * 3

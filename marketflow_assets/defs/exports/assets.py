@@ -8,7 +8,8 @@ import dagster as dg
 
 from marketflow_assets.defs.area import AreaContext
 from marketflow_assets.defs.resources import StoreResource, TrainingResource
-from marketflow_assets.store.exports import read_reviewed_pairs, record_export
+from marketflow_assets.store.export_reads import stored_pairs
+from marketflow_assets.store.exports import record_export
 from marketflow_assets.training.export import ExportError, check_export_name, export_dataset
 from marketflow_assets.training.summary import export_summary
 
@@ -55,12 +56,16 @@ def build_assets(area: AreaContext) -> list[dg.AssetsDefinition]:
     ) -> dg.MaterializeResult:
         """Chat and instruction JSONL, Parquet, a dataset card and a manifest, split in time."""
         options = config.options()
-        with store.get_connection() as conn:
-            pairs = read_reviewed_pairs(conn, area.rules.hash, options["start"], options["end"])
-            context.log.info(f"exporting from {pairs.height} pairs")
+        budget = area.settings.memory_mib
+        with store.get_connection() as conn, stored_pairs(conn, area.rules.hash, budget) as pairs:
             try:
                 summary = export_dataset(
-                    pairs, Path(training.exports_dir), rules=area.rules.exports, **options
+                    pairs,
+                    Path(training.exports_dir),
+                    rules=area.rules.exports,
+                    memory_mib=budget,
+                    log=context.log.info,
+                    **options,
                 )
             except ExportError as exc:
                 raise dg.Failure(str(exc)) from exc
