@@ -131,13 +131,37 @@ def dates_of_other_rules(
 
 
 def read_matured_outcomes(conn: duckdb.DuckDBPyConnection, before: dt.date) -> pl.DataFrame:
-    """Every stored outcome known before the session `before` (matured on an earlier session),
-    with the columns the calibration reads."""
+    """The stored outcomes known before the session `before` (matured on an earlier session)
+    that the calibration counts (not warm-up, hit known), with the columns it reads only: a
+    long history costs some 20 bytes an outcome."""
     return conn.sql(
-        "SELECT ticker, date, signal, confidence, warmup, matured_on, hit, ret_window, "
-        "rules_hash FROM outcomes WHERE matured_on < $before ORDER BY ticker, date",
+        "SELECT signal, confidence, warmup, matured_on, hit FROM outcomes "
+        "WHERE matured_on < $before AND NOT warmup AND hit IS NOT NULL",
         params={"before": before},
     ).pl()
+
+
+def read_scored_events(
+    conn: duckdb.DuckDBPyConnection, start: dt.date, end: dt.date, before: dt.date
+) -> pl.DataFrame:
+    """Events confirmed in [start, end], each with the outcome of the signal of (ticker, its
+    confirmed_at) when that outcome matured before the session `before`, is not warm-up and has
+    a ret_window: rule_id, direction, matured_on, ret_window (what the rule flags count)."""
+    return conn.sql(
+        "SELECT e.rule_id, e.direction, o.matured_on, o.ret_window FROM events e "
+        "JOIN outcomes o ON o.ticker = e.ticker AND o.date = e.confirmed_at "
+        "WHERE e.confirmed_at BETWEEN $start AND $end AND o.matured_on < $before "
+        "AND NOT o.warmup AND o.ret_window IS NOT NULL",
+        params={"start": start, "end": end, "before": before},
+    ).pl()
+
+
+def matured_rules(conn: duckdb.DuckDBPyConnection, before: dt.date) -> list[str]:
+    """The rules hashes of the stored outcomes matured before the session `before`."""
+    rows = conn.execute(
+        "SELECT DISTINCT rules_hash FROM outcomes WHERE matured_on < ? ORDER BY 1", [before]
+    ).fetchall()
+    return [rules_hash for (rules_hash,) in rows]
 
 
 def read_scorecard(conn: duckdb.DuckDBPyConnection) -> pl.DataFrame:
