@@ -4,16 +4,24 @@ its history in the store, and rows made with the current rules only."""
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+import itertools
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import dagster as dg
 import duckdb
+import numpy as np
 import polars as pl
 
 from marketflow_assets.calendar import describe_sessions, sessions_before, sessions_between
-from marketflow_assets.store.reads import missing_sessions
-from marketflow_assets.store.writes import replace_windows
+from marketflow_assets.store.reads import missing_sessions, ticker_rows
+from marketflow_assets.store.writes import (
+    append_windows,
+    clear_windows,
+    record_written,
+    replace_windows,
+)
 
 
 @dataclass(frozen=True)
@@ -49,6 +57,19 @@ class RunWindow:
             for part in (sessions[i : i + size] for i in range(0, len(sessions), size))
         ]
 
+    def shards(
+        self,
+        conn: duckdb.DuckDBPyConnection,
+        table: str,
+        since: dt.date,
+        row_bytes: int,
+        budget_mib: int,
+    ) -> list[list[str]]:
+        """The tickers with rows of `table` dated in [since, end] (the window and its history),
+        cut into groups that each hold about `budget_mib` of those rows of `row_bytes`."""
+        counts = ticker_rows(conn, table, since, self.end)
+        return ticker_shards(counts["ticker"], counts["rows"], row_bytes, budget_mib)
+
     def history(self, count: int) -> list[dt.date]:
         """Up to `count` partition sessions before the window (none before the first)."""
         return sessions_before(self.start, count, floor=self.first)
@@ -80,6 +101,38 @@ class RunWindow:
         replace_windows(
             conn, frames, self.start, self.end, asset=asset, sessions=self.sessions, scope=scope
         )
+
+    @contextmanager
+    def sharded_write(
+        self, conn: duckdb.DuckDBPyConnection, tables: Sequence[str], asset: str
+    ) -> Iterator[Callable[[Mapping[str, pl.DataFrame]], None]]:
+        """Write the window's rows of `tables` shard by shard with the function handed back.
+
+        The window's rows are deleted and its sessions unrecorded first; each shard's rows are
+        appended in a transaction of their own; the sessions are recorded as written by `asset`
+        only when the block ends without error. A run stopped midway therefore leaves a window
+        the store reports as unwritten (downstream assets refuse it), and its rerun starts from
+        an empty window: the same rows, never duplicates.
+        """
+        clear_windows(conn, tables, self.start, self.end, asset)
+        yield lambda frames: append_windows(conn, frames, self.start, self.end)
+        record_written(conn, asset, self.start, self.end, self.sessions)
+
+
+def ticker_shards(
+    tickers: pl.Series, rows: pl.Series, row_bytes: int, budget_mib: int
+) -> list[list[str]]:
+    """`tickers` (sorted, with their `rows`) cut into consecutive groups of about `budget_mib`
+    of rows of `row_bytes` each: one group when all fit (an empty one when there are none)."""
+    counts = rows.to_numpy().astype(np.int64)
+    total = int(counts.sum())
+    pieces = max(1, -(-total * row_bytes // (budget_mib << 20)))
+    size = max(1, -(-total // pieces))
+    # A ticker goes to the group its first row falls in.
+    group = (np.cumsum(counts) - counts) // size
+    names = tickers.to_list()
+    cuts = [0, *(np.flatnonzero(np.diff(group)) + 1).tolist(), len(names)]
+    return [names[lo:hi] for lo, hi in itertools.pairwise(cuts)] if names else [[]]
 
 
 def require_rules(table: str, hashes: list[str], current: str) -> None:

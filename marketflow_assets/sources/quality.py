@@ -36,6 +36,34 @@ class SortedBars:
     quarantine: pl.DataFrame
     corporate_actions: pl.DataFrame
 
+    @property
+    def tables(self) -> dict[str, pl.DataFrame]:
+        """The frames by the store table each goes to."""
+        return {
+            "bars": self.bars,
+            "quarantine": self.quarantine,
+            "corporate_actions": self.corporate_actions,
+        }
+
+    def counted(self) -> SortedBars:
+        """Only the columns `ingest_summary` reads (tickers as categories), kept from each chunk
+        of a long window."""
+        ticker = pl.col("ticker").cast(pl.Categorical)
+        return SortedBars(
+            bars=self.bars.select(ticker, "date"),
+            quarantine=self.quarantine.select(ticker, "reason"),
+            corporate_actions=self.corporate_actions.select(ticker),
+        )
+
+    @staticmethod
+    def concat(parts: Sequence[SortedBars]) -> SortedBars:
+        """The chunks of a window as one."""
+        return SortedBars(
+            bars=pl.concat([part.bars for part in parts]),
+            quarantine=pl.concat([part.quarantine for part in parts]),
+            corporate_actions=pl.concat([part.corporate_actions for part in parts]),
+        )
+
     def quarantined_by_reason(self) -> dict[str, int]:
         """How many rows each reason caught (a row may have several reasons)."""
         counts = (

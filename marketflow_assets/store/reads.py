@@ -22,17 +22,15 @@ def read_bars(
     tickers: Sequence[str] | None = None,
     with_splits: bool = False,
 ) -> pl.DataFrame:
-    """Stored raw bars dated in [start, end], sorted by ticker and date.
+    """Stored raw bars dated in [start, end] (of `tickers` only, when given), sorted by ticker
+    and date.
 
     `with_splits` adds `split_ratio`: the product of the splits from `corporate_actions` that
     took effect since the ticker's previous stored bar, so a split whose own bar was
     quarantined or missing applies to the next bar rather than being lost.
     """
     params: dict[str, object] = {"start": start, "end": end}
-    where = "b.date BETWEEN $start AND $end"
-    if tickers is not None:
-        where += " AND list_contains($tickers, b.ticker)"
-        params["tickers"] = list(tickers)
+    where = "b.date BETWEEN $start AND $end" + _of_tickers("b.ticker", tickers, params)
     if not with_splits:
         return conn.sql(
             f"SELECT b.* FROM bars b WHERE {where} ORDER BY b.ticker, b.date", params=params
@@ -40,7 +38,8 @@ def read_bars(
     return conn.sql(
         "WITH splits AS (SELECT c.ticker, c.split_ratio, "
         "(SELECT min(date) FROM bars n WHERE n.ticker = c.ticker AND n.date >= c.date) AS date "
-        "FROM corporate_actions c WHERE c.split_ratio IS NOT NULL AND c.split_ratio <> 1), "
+        "FROM corporate_actions c WHERE c.split_ratio IS NOT NULL AND c.split_ratio <> 1"
+        f"{_of_tickers('c.ticker', tickers, params)}), "
         "per_bar AS (SELECT ticker, date, product(split_ratio) AS split_ratio FROM splits "
         "WHERE date IS NOT NULL GROUP BY ticker, date) "
         f"SELECT b.*, s.split_ratio FROM bars b LEFT JOIN per_bar s USING (ticker, date) "
@@ -50,14 +49,35 @@ def read_bars(
 
 
 def read_window(
-    conn: duckdb.DuckDBPyConnection, table: str, start: dt.date, end: dt.date
+    conn: duckdb.DuckDBPyConnection,
+    table: str,
+    start: dt.date,
+    end: dt.date,
+    *,
+    columns: Sequence[str] | None = None,
+    tickers: Sequence[str] | None = None,
 ) -> pl.DataFrame:
     """Rows of a partitioned table dated in [start, end] (by its partition date column), by
-    ticker and date, or by date and key for the tables without tickers."""
+    ticker and date, or by date and key for the tables without tickers; only `columns` and
+    the rows of `tickers` when given."""
     date_col = WINDOW_TABLES[table]
     order = ", ".join(f'"{c}"' for c in UNTICKED_ORDER.get(table, ("ticker", date_col)))
+    selected = ", ".join(f'"{c}"' for c in columns) if columns else "*"
+    params: dict[str, object] = {"start": start, "end": end}
+    where = f'"{date_col}" BETWEEN $start AND $end' + _of_tickers("ticker", tickers, params)
     return conn.sql(
-        f'SELECT * FROM "{table}" WHERE "{date_col}" BETWEEN $start AND $end ORDER BY {order}',
+        f'SELECT {selected} FROM "{table}" WHERE {where} ORDER BY {order}', params=params
+    ).pl()
+
+
+def ticker_rows(
+    conn: duckdb.DuckDBPyConnection, table: str, start: dt.date, end: dt.date
+) -> pl.DataFrame:
+    """How many rows of a partitioned table each ticker has dated in [start, end] (columns
+    `ticker`, `rows`), by ticker."""
+    return conn.sql(
+        f'SELECT ticker, count(*) AS rows FROM "{table}" '
+        f'WHERE "{WINDOW_TABLES[table]}" BETWEEN $start AND $end GROUP BY ticker ORDER BY ticker',
         params={"start": start, "end": end},
     ).pl()
 
@@ -72,13 +92,19 @@ def count_window(conn: duckdb.DuckDBPyConnection, table: str, start: dt.date, en
 
 
 def read_signals_to_score(
-    conn: duckdb.DuckDBPyConnection, start: dt.date, end: dt.date
+    conn: duckdb.DuckDBPyConnection,
+    start: dt.date,
+    end: dt.date,
+    tickers: Sequence[str] | None = None,
 ) -> pl.DataFrame:
-    """Signals dated in [start, end] with the ATR(14) of their day, which sets their barriers."""
+    """Signals dated in [start, end] (of `tickers` only, when given) with the ATR(14) of their
+    day, which sets their barriers."""
+    params: dict[str, object] = {"start": start, "end": end}
     return conn.sql(
         "SELECT s.*, f.atr14 FROM signals s LEFT JOIN features f USING (ticker, date) "
-        "WHERE s.date BETWEEN $start AND $end ORDER BY s.ticker, s.date",
-        params={"start": start, "end": end},
+        f"WHERE s.date BETWEEN $start AND $end{_of_tickers('s.ticker', tickers, params)} "
+        "ORDER BY s.ticker, s.date",
+        params=params,
     ).pl()
 
 
@@ -105,13 +131,37 @@ def dates_of_other_rules(
 
 
 def read_matured_outcomes(conn: duckdb.DuckDBPyConnection, before: dt.date) -> pl.DataFrame:
-    """Every stored outcome known before the session `before` (matured on an earlier session),
-    with the columns the calibration reads."""
+    """The stored outcomes known before the session `before` (matured on an earlier session)
+    that the calibration counts (not warm-up, hit known), with the columns it reads only: a
+    long history costs some 20 bytes an outcome."""
     return conn.sql(
-        "SELECT ticker, date, signal, confidence, warmup, matured_on, hit, ret_window, "
-        "rules_hash FROM outcomes WHERE matured_on < $before ORDER BY ticker, date",
+        "SELECT signal, confidence, warmup, matured_on, hit FROM outcomes "
+        "WHERE matured_on < $before AND NOT warmup AND hit IS NOT NULL",
         params={"before": before},
     ).pl()
+
+
+def read_scored_events(
+    conn: duckdb.DuckDBPyConnection, start: dt.date, end: dt.date, before: dt.date
+) -> pl.DataFrame:
+    """Events confirmed in [start, end], each with the outcome of the signal of (ticker, its
+    confirmed_at) when that outcome matured before the session `before`, is not warm-up and has
+    a ret_window: rule_id, direction, matured_on, ret_window (what the rule flags count)."""
+    return conn.sql(
+        "SELECT e.rule_id, e.direction, o.matured_on, o.ret_window FROM events e "
+        "JOIN outcomes o ON o.ticker = e.ticker AND o.date = e.confirmed_at "
+        "WHERE e.confirmed_at BETWEEN $start AND $end AND o.matured_on < $before "
+        "AND NOT o.warmup AND o.ret_window IS NOT NULL",
+        params={"start": start, "end": end, "before": before},
+    ).pl()
+
+
+def matured_rules(conn: duckdb.DuckDBPyConnection, before: dt.date) -> list[str]:
+    """The rules hashes of the stored outcomes matured before the session `before`."""
+    rows = conn.execute(
+        "SELECT DISTINCT rules_hash FROM outcomes WHERE matured_on < ? ORDER BY 1", [before]
+    ).fetchall()
+    return [rules_hash for (rules_hash,) in rows]
 
 
 def read_scorecard(conn: duckdb.DuckDBPyConnection) -> pl.DataFrame:
@@ -154,6 +204,15 @@ def warmup_mismatches(
         "AND f.warmup <> (c.bars_before < $needed) ORDER BY f.ticker, f.date",
         params={"start": start, "end": end, "needed": warmup_bars},
     ).pl()
+
+
+def _of_tickers(column: str, tickers: Sequence[str] | None, params: dict[str, object]) -> str:
+    """The condition keeping rows of `tickers` in `column` (none when None), its list put in
+    `params` as `$tickers`."""
+    if tickers is None:
+        return ""
+    params["tickers"] = list(tickers)
+    return f" AND {column} IN (SELECT unnest($tickers::VARCHAR[]))"
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,8 @@ transaction."""
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 
 import duckdb
 import polars as pl
@@ -45,65 +46,135 @@ def replace_windows(
     written per table.
     """
     scope = dict(scope or {})
+    _check_window(frames, start, end)
+    for table, frame in frames.items():
+        for column, value in scope.items():
+            other = frame.filter(pl.col(column) != value)
+            if other.height:
+                raise ValueError(f"{table}: {other.height} row(s) with {column} other than {value}")
+    with _registered(conn, frames) as views, _transaction(conn):
+        for table, view in views.items():
+            date_col = WINDOW_TABLES[table]
+            scoped = "".join(f" AND {column} = ?" for column in scope)
+            conn.execute(
+                f"DELETE FROM {table} WHERE {date_col} BETWEEN ? AND ?{scoped}",
+                [start, end, *scope.values()],
+            )
+            conn.execute(f"INSERT INTO {table} BY NAME SELECT * FROM {view}")
+        if asset is not None:
+            _forget(conn, asset, start, end)
+            _record(conn, asset, sessions)
+    return {table: frame.height for table, frame in frames.items()}
+
+
+def clear_windows(
+    conn: duckdb.DuckDBPyConnection,
+    tables: Sequence[str],
+    start: dt.date,
+    end: dt.date,
+    asset: str,
+) -> None:
+    """Delete the rows of each table dated in [start, end] and the record of those sessions as
+    written by `asset`, in one transaction: the first step of a window written in shards, which
+    the store reports as unwritten until `record_written` closes it."""
+    unknown = [table for table in tables if table not in WINDOW_TABLES]
+    if unknown:
+        raise ValueError(f"{unknown} are not partitioned tables ({', '.join(WINDOW_TABLES)})")
+    with _transaction(conn):
+        for table in tables:
+            conn.execute(
+                f"DELETE FROM {table} WHERE {WINDOW_TABLES[table]} BETWEEN ? AND ?", [start, end]
+            )
+        _forget(conn, asset, start, end)
+
+
+def append_windows(
+    conn: duckdb.DuckDBPyConnection,
+    frames: Mapping[str, pl.DataFrame],
+    start: dt.date,
+    end: dt.date,
+) -> dict[str, int]:
+    """Insert each frame into its table, all or nothing; every row must be dated in [start, end]
+    (a window `clear_windows` emptied). Returns rows written per table."""
+    _check_window(frames, start, end)
+    with _registered(conn, frames) as views, _transaction(conn):
+        for table, view in views.items():
+            conn.execute(f"INSERT INTO {table} BY NAME SELECT * FROM {view}")
+    return {table: frame.height for table, frame in frames.items()}
+
+
+def record_written(
+    conn: duckdb.DuckDBPyConnection,
+    asset: str,
+    start: dt.date,
+    end: dt.date,
+    sessions: Sequence[dt.date],
+) -> None:
+    """Record `sessions` (those of [start, end]) as written by `asset`: the last step of a
+    window written in shards, once every shard is in."""
+    with _transaction(conn):
+        _forget(conn, asset, start, end)
+        _record(conn, asset, sessions)
+
+
+def replace_table(conn: duckdb.DuckDBPyConnection, table: str, frame: pl.DataFrame) -> int:
+    """Replace every row of an unpartitioned table with `frame`, all or nothing."""
+    with _registered(conn, {table: frame}) as views, _transaction(conn):
+        conn.execute(f'DELETE FROM "{table}"')
+        conn.execute(f'INSERT INTO "{table}" BY NAME SELECT * FROM {views[table]}')
+    return frame.height
+
+
+def _check_window(frames: Mapping[str, pl.DataFrame], start: dt.date, end: dt.date) -> None:
+    """Raise ValueError on a table that is not partitioned or a row dated outside the window."""
     for table, frame in frames.items():
         if table not in WINDOW_TABLES:
             raise ValueError(f"{table!r} is not a partitioned table ({', '.join(WINDOW_TABLES)})")
-        date_col = WINDOW_TABLES[table]
-        outside = frame.filter(~pl.col(date_col).is_between(start, end))
+        outside = frame.filter(~pl.col(WINDOW_TABLES[table]).is_between(start, end))
         if outside.height:
             raise ValueError(
                 f"{table}: {outside.height} row(s) dated outside the window {start}..{end}, "
                 f"first {outside.row(0, named=True)}"
             )
-        for column, value in scope.items():
-            other = frame.filter(pl.col(column) != value)
-            if other.height:
-                raise ValueError(f"{table}: {other.height} row(s) with {column} other than {value}")
+
+
+@contextmanager
+def _transaction(conn: duckdb.DuckDBPyConnection) -> Iterator[None]:
+    """One transaction around the block: committed when it ends, rolled back when it raises."""
+    conn.execute("BEGIN TRANSACTION")  # outside the try: never roll back a caller's work
+    try:
+        yield
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
+
+
+@contextmanager
+def _registered(
+    conn: duckdb.DuckDBPyConnection, frames: Mapping[str, pl.DataFrame]
+) -> Iterator[dict[str, str]]:
+    """Each frame visible to SQL as `incoming_<table>` for the block; the view of each table."""
     views = {table: f"incoming_{table}" for table in frames}
     for table, frame in frames.items():
         conn.register(views[table], frame.to_arrow())
     try:
-        conn.execute("BEGIN TRANSACTION")  # outside the inner try: never roll back a caller's work
-        try:
-            for table in frames:
-                date_col = WINDOW_TABLES[table]
-                scoped = "".join(f" AND {column} = ?" for column in scope)
-                conn.execute(
-                    f"DELETE FROM {table} WHERE {date_col} BETWEEN ? AND ?{scoped}",
-                    [start, end, *scope.values()],
-                )
-                conn.execute(f"INSERT INTO {table} BY NAME SELECT * FROM {views[table]}")
-            if asset is not None:
-                conn.execute(
-                    "DELETE FROM materialized_sessions WHERE asset = ? AND date BETWEEN ? AND ?",
-                    [asset, start, end],
-                )
-                conn.execute(
-                    "INSERT INTO materialized_sessions SELECT ?, unnest(?::DATE[])",
-                    [asset, list(sessions)],
-                )
-            conn.execute("COMMIT")
-        except Exception:
-            conn.execute("ROLLBACK")
-            raise
+        yield views
     finally:
         for view in views.values():
             conn.unregister(view)
-    return {table: frame.height for table, frame in frames.items()}
 
 
-def replace_table(conn: duckdb.DuckDBPyConnection, table: str, frame: pl.DataFrame) -> int:
-    """Replace every row of an unpartitioned table with `frame`, all or nothing."""
-    conn.register("incoming_table", frame.to_arrow())
-    try:
-        conn.execute("BEGIN TRANSACTION")
-        try:
-            conn.execute(f'DELETE FROM "{table}"')
-            conn.execute(f'INSERT INTO "{table}" BY NAME SELECT * FROM incoming_table')
-            conn.execute("COMMIT")
-        except Exception:
-            conn.execute("ROLLBACK")
-            raise
-    finally:
-        conn.unregister("incoming_table")
-    return frame.height
+def _forget(conn: duckdb.DuckDBPyConnection, asset: str, start: dt.date, end: dt.date) -> None:
+    """Delete the record of the sessions in [start, end] as written by `asset`."""
+    conn.execute(
+        "DELETE FROM materialized_sessions WHERE asset = ? AND date BETWEEN ? AND ?",
+        [asset, start, end],
+    )
+
+
+def _record(conn: duckdb.DuckDBPyConnection, asset: str, sessions: Sequence[dt.date]) -> None:
+    """Record `sessions` as written by `asset`."""
+    conn.execute(
+        "INSERT INTO materialized_sessions SELECT ?, unnest(?::DATE[])", [asset, list(sessions)]
+    )

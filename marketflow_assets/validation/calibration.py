@@ -51,6 +51,8 @@ RULE_FLAG_COLUMNS = tuple(RULE_FLAG_SCHEMA)
 CALIBRATION_NEEDS = ("signal", "confidence", "warmup", "matured_on", "hit")
 FLAG_OUTCOME_NEEDS = ("ticker", "date", "warmup", "matured_on", "ret_window")
 FLAG_EVENT_NEEDS = ("ticker", "rule_id", "direction", "confirmed_at")
+# An event with the outcome that scores it: what the rule flags count.
+SCORED_EVENT_COLUMNS = ("rule_id", "direction", "matured_on", "ret_window")
 
 
 def calibrate(
@@ -112,26 +114,41 @@ def rule_flags(
     Warm-up outcomes and those without ret_window are not counted. A rule is flagged when at
     least `failure_flag` of its events failed in the `failure_days` before the session.
     """
+    return flags_of_scored_events(scored_events(outcomes, events), sessions, rules)
+
+
+def scored_events(outcomes: pl.DataFrame, events: pl.DataFrame) -> pl.DataFrame:
+    """Each event with the outcome of the signal of (ticker, its `confirmed_at`) that scores
+    it (columns `SCORED_EVENT_COLUMNS`); warm-up outcomes, those without ret_window and those
+    not matured are left out."""
     _require(outcomes, "outcomes", FLAG_OUTCOME_NEEDS)
     _require(events, "events", FLAG_EVENT_NEEDS)
-    days = _session_days(sessions)
     scored = outcomes.filter(
         ~pl.col("warmup") & pl.col("ret_window").is_not_null() & pl.col("matured_on").is_not_null()
     ).select("ticker", pl.col("date").alias("confirmed_at"), "matured_on", "ret_window")
+    return (
+        events.select(FLAG_EVENT_NEEDS)
+        .join(scored, on=["ticker", "confirmed_at"], how="inner")
+        .select(SCORED_EVENT_COLUMNS)
+    )
+
+
+def flags_of_scored_events(
+    scored: pl.DataFrame, sessions: Sequence[dt.date], rules: CalibrationRules
+) -> pl.DataFrame:
+    """`rule_flags` from the events with their outcomes (`scored_events`, or the same rows read
+    from the store)."""
+    _require(scored, "scored events", SCORED_EVENT_COLUMNS)
+    days = _session_days(sessions)
     direction = pl.col("direction").cast(pl.String)
     failed = ((direction == "bullish") & (pl.col("ret_window") <= 0)) | (
         (direction == "bearish") & (pl.col("ret_window") >= 0)
     )
-    judged = (
-        events.select(FLAG_EVENT_NEEDS)
-        .join(scored, on=["ticker", "confirmed_at"], how="inner")
-        .select(
-            pl.col("rule_id").cast(pl.String),
-            pl.col("matured_on").to_physical(),
-            failed.cast(pl.Int64).alias("failed"),
-        )
-        .sort("rule_id", "matured_on", "failed")
-    )
+    judged = scored.select(
+        pl.col("rule_id").cast(pl.String),
+        pl.col("matured_on").to_physical(),
+        failed.cast(pl.Int64).alias("failed"),
+    ).sort("rule_id", "matured_on", "failed")
     columns: dict[str, list[np.ndarray]] = {name: [] for name in RULE_FLAG_COLUMNS[2:]}
     for rule_id in RULE_IDS:
         rows = judged.filter(pl.col("rule_id") == rule_id)
@@ -146,18 +163,18 @@ def rule_flags(
 
 def calibration_tables(
     outcomes: pl.DataFrame,
-    events: pl.DataFrame,
+    scored: pl.DataFrame,
     path: Sequence[dt.date],
     start: dt.date,
     rules: Rules,
 ) -> dict[str, pl.DataFrame]:
-    """Tables `calibration` and `rule_flags` for the sessions of `path` from `start` on,
-    stamped with the rules; the path runs from the first partition so that a run's range never
-    changes a value."""
+    """Tables `calibration` (from `outcomes`) and `rule_flags` (from the `scored` events) for
+    the sessions of `path` from `start` on, stamped with the rules; the path runs from the
+    first partition so that a run's range never changes a value."""
     stamp = {"rules_version": pl.lit(rules.version), "rules_hash": pl.lit(rules.hash)}
     frames = {
         "calibration": calibrate(outcomes, path, rules.calibration),
-        "rule_flags": rule_flags(outcomes, events, path, rules.calibration),
+        "rule_flags": flags_of_scored_events(scored, path, rules.calibration),
     }
     return {
         table: frame.filter(pl.col("date") >= start).with_columns(**stamp)

@@ -6,7 +6,7 @@ import pytest
 
 from marketflow_assets.sources import make_source
 from marketflow_assets.sources.base import SourceError
-from marketflow_assets.sources.files import FilesSource
+from marketflow_assets.sources.files import FilesSource, read_bar_file
 
 JAN = (dt.date(2024, 1, 2), dt.date(2024, 1, 5))
 
@@ -80,3 +80,38 @@ def test_missing_or_empty_folder_is_a_clear_error(tmp_path: Path) -> None:
 def test_unknown_source_name_is_refused() -> None:
     with pytest.raises(SourceError, match="unknown source 'bloomberg'"):
         make_source("bloomberg")
+
+
+def long_table(dates: list[dt.date | None]) -> pl.DataFrame:
+    return pl.DataFrame(
+        {
+            "Symbol": ["AAA"] * len(dates),
+            "Date": dates,
+            "Open": 1.0,
+            "High": 1.0,
+            "Low": 1.0,
+            "Close": 1.0,
+            "Volume": 1.0,
+        }
+    )
+
+
+def test_a_parquet_table_is_read_for_the_range_asked_only(tmp_path: Path) -> None:
+    dates = [dt.date(2023, 12, 29), dt.date(2024, 1, 2), dt.date(2024, 1, 8)]
+    long_table(dates).write_parquet(tmp_path / "universe.parquet")
+    assert read_bar_file(tmp_path / "universe.parquet", *JAN)["date"].to_list() == [dates[1]]
+    assert read_bar_file(tmp_path / "universe.parquet")["date"].to_list() == dates
+    later = (dt.date(2025, 1, 2), dt.date(2025, 1, 3))
+    assert read_bar_file(tmp_path / "universe.parquet", *later).height == 0
+
+
+def test_a_parquet_row_without_a_date_is_refused_whatever_the_range(tmp_path: Path) -> None:
+    long_table([dt.date(2024, 1, 2), None]).write_parquet(tmp_path / "universe.parquet")
+    with pytest.raises(SourceError, match=r"universe\.parquet: unparseable or missing date"):
+        FilesSource(tmp_path).fetch(None, *JAN)
+
+
+def test_an_empty_parquet_file_is_refused_whatever_the_range(tmp_path: Path) -> None:
+    long_table([]).write_parquet(tmp_path / "universe.parquet")
+    with pytest.raises(SourceError, match=r"universe\.parquet: no rows"):
+        FilesSource(tmp_path).fetch(None, *JAN)

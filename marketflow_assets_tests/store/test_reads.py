@@ -11,7 +11,9 @@ from marketflow_assets.store.reads import (
     duplicate_keys,
     quarantine_by_reason,
     read_bars,
+    read_window,
     summarize_tables,
+    ticker_rows,
     warmup_mismatches,
 )
 from marketflow_assets.store.writes import replace_windows
@@ -39,6 +41,19 @@ def test_read_bars_filters_dates_and_tickers(store: Path) -> None:
     assert sorted(set(bars["ticker"])) == ["BBB", "CCC"]
     assert set(bars["date"]) == {dt.date(2024, 7, 8), dt.date(2024, 7, 9)}
     assert bars.height == 4
+
+
+def test_a_ticker_shard_reads_only_its_tickers_and_columns(store: Path) -> None:
+    with open_store(store, read_only=True) as conn:
+        counts = ticker_rows(conn, "bars", dt.date(2024, 7, 2), END)
+        whole = read_window(conn, "bars", START, END)
+        shard = read_window(conn, "bars", START, END, columns=["ticker", "close"], tickers=["CCC"])
+        none = read_window(conn, "bars", START, END, tickers=[])
+    # AAA's first two bars were quarantined: one of them is on 2024-07-02.
+    assert counts.rows() == [("AAA", 7), ("BBB", 8), ("CCC", 8)]
+    assert shard.columns == ["ticker", "close"]
+    assert shard.equals(whole.filter(pl.col("ticker") == "CCC").select("ticker", "close"))
+    assert none.height == 0
 
 
 def test_summaries_count_rows_tickers_and_reasons(store: Path) -> None:
@@ -115,3 +130,21 @@ def test_a_split_whose_bar_was_quarantined_applies_to_the_next_bar(tmp_path: Pat
         )
         ratios = read_bars(conn, START, END, with_splits=True).select("date", "split_ratio")
     assert ratios.filter(pl.col("split_ratio").is_not_null()).rows() == [(next_day, 2.0)]
+
+
+def test_a_ticker_shard_reads_the_splits_of_its_own_tickers(tmp_path: Path) -> None:
+    split = pl.when(pl.col("date") == dt.date(2024, 7, 8))
+    bars = bars_for(["AAA", "BBB", "CCC"], START, END).with_columns(
+        split_ratio=split.then(pl.when(pl.col("ticker") == "AAA").then(2.0).otherwise(3.0))
+    )
+    result = sort_bars(bars, sessions_between(START, END), "t")
+    with open_store(tmp_path / "splits.duckdb") as conn:
+        replace_windows(
+            conn, {"bars": result.bars, "corporate_actions": result.corporate_actions}, START, END
+        )
+        whole = read_bars(conn, START, END, with_splits=True)
+        shards = [
+            read_bars(conn, START, END, t, with_splits=True) for t in (["AAA", "BBB"], ["CCC"])
+        ]
+    assert pl.concat(shards).equals(whole)
+    assert whole["split_ratio"].drop_nulls().to_list() == [2.0, 3.0, 3.0]

@@ -9,7 +9,12 @@ from marketflow_assets.calendar import sessions_between
 from marketflow_assets.sources.quality import sort_bars
 from marketflow_assets.store.connection import open_store
 from marketflow_assets.store.reads import missing_sessions, read_bars
-from marketflow_assets.store.writes import replace_windows
+from marketflow_assets.store.writes import (
+    append_windows,
+    clear_windows,
+    record_written,
+    replace_windows,
+)
 from marketflow_assets.vpa.events import EVENT_COLUMNS
 from marketflow_assets.vpa.features import FEATURE_COLUMNS, ORIGIN_DEPENDENT
 from marketflow_assets.vpa.signals import SIGNAL_COLUMNS
@@ -104,6 +109,25 @@ def test_a_window_write_records_its_sessions_in_the_ledger(tmp_path: Path) -> No
         assert missing_sessions(conn, "daily_bars", [*sessions, later]) == [later]
         recorded = conn.execute("SELECT count(*) FROM materialized_sessions").fetchone()[0]
     assert recorded == len(sessions)
+
+
+def test_a_window_written_in_shards_is_unrecorded_until_its_last_step(tmp_path: Path) -> None:
+    sessions = sessions_between(START, END)
+    aaa, bbb = (frames_for(bars_for([t], START, END))["bars"] for t in ("AAA", "BBB"))
+    with open_store(tmp_path / "s.duckdb") as conn:
+        replace_windows(conn, {"bars": aaa}, START, END, asset="daily_bars", sessions=sessions)
+        clear_windows(conn, ["bars"], START, END, "daily_bars")
+        assert missing_sessions(conn, "daily_bars", sessions) == sessions
+        assert read_bars(conn, START, END).height == 0
+        append_windows(conn, {"bars": bbb}, START, END)
+        append_windows(conn, {"bars": aaa}, START, END)
+        assert missing_sessions(conn, "daily_bars", sessions) == sessions
+        record_written(conn, "daily_bars", START, END, sessions)
+        assert missing_sessions(conn, "daily_bars", sessions) == []
+        stored_rows = read_bars(conn, START, END)
+        with pytest.raises(ValueError, match="outside the window"):
+            append_windows(conn, {"bars": aaa}, START, dt.date(2024, 7, 15))
+    assert stored_rows.select(aaa.columns).equals(pl.concat([aaa, bbb]))
 
 
 def test_the_vpa_tables_hold_every_stored_feature_column(tmp_path: Path) -> None:

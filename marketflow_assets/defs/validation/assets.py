@@ -14,12 +14,13 @@ from marketflow_assets.defs.run_window import RunWindow, require_rules
 from marketflow_assets.progress import Progress
 from marketflow_assets.store.reads import (
     count_window,
+    matured_rules,
     missing_sessions,
     read_bars,
     read_matured_outcomes,
     read_of_rules,
+    read_scored_events,
     read_signals_to_score,
-    read_window,
     written_sessions,
 )
 from marketflow_assets.store.writes import replace_table
@@ -39,8 +40,15 @@ from marketflow_assets.vpa.rules import Rules
 # Memory one signal costs while it is scored: its window's bars gathered step by step (up to
 # the window's sessions), with room to spare.
 OUTCOME_ROW_BYTES = 8 << 10
-# What the run's metadata counts, kept from each chunk.
-OUTCOME_COUNTED = ("signal", "warmup", "hit", "barrier", "bars", "missing_bars")
+# What the run's metadata counts, kept from each chunk (words as categories: a few bytes a row).
+OUTCOME_COUNTED = (
+    pl.col("signal").cast(pl.Categorical),
+    "warmup",
+    "hit",
+    pl.col("barrier").cast(pl.Categorical),
+    "bars",
+    "missing_bars",
+)
 
 
 def outcomes_of(conn: duckdb.DuckDBPyConnection, window: RunWindow, rules: Rules) -> pl.DataFrame:
@@ -136,10 +144,10 @@ def build_assets(area: AreaContext) -> list[dg.AssetsDefinition]:
                     f"whose windows closed before {window.end}; the calibration needs every "
                     "matured outcome. Turn on the validation sensor or run `marketflow backfill`."
                 )
+            require_rules("outcomes", matured_rules(conn, window.end), rules.hash)
             outcomes = read_matured_outcomes(conn, window.end)
-            require_rules("outcomes", outcomes["rules_hash"].unique().to_list(), rules.hash)
-            events = read_window(conn, "events", path[0], window.end)
-            frames = calibration_tables(outcomes, events, path, window.start, rules)
+            scored = read_scored_events(conn, path[0], window.end, window.end)
+            frames = calibration_tables(outcomes, scored, path, window.start, rules)
             window.write(conn, frames, "signal_calibration")
         return dg.MaterializeResult(
             metadata=calibration_summary(frames["calibration"], frames["rule_flags"])

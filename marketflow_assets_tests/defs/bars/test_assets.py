@@ -7,15 +7,21 @@ import dagster as dg
 import duckdb
 import polars as pl
 import pytest
+from polars.testing import assert_frame_equal
 
+from marketflow_assets.calendar import sessions_between
+from marketflow_assets.defs.bars.assets import BAR_ROW_BYTES
 from marketflow_assets.defs.resources import resources_from_settings
 from marketflow_assets.runs.launch import RANGE_END_TAG, RANGE_START_TAG
 from marketflow_assets.runs.report import failure_reasons
 from marketflow_assets.settings import Settings
+from marketflow_assets.sources.files import FilesSource
+from marketflow_assets.sources.ingest import ingest_chunks
 from marketflow_assets_tests.defs.built import bar_sanity, bars_unique_keys, daily_bars
 from marketflow_assets_tests.frames import bars_for
 
 START, END = dt.date(2024, 7, 1), dt.date(2024, 7, 12)
+NOW = dt.datetime(2025, 6, 1, tzinfo=dt.UTC)
 
 
 @pytest.fixture
@@ -154,3 +160,32 @@ def test_sample_source_fills_a_week_of_real_bars(
     bars = table(settings, "bars")
     assert bars["date"].n_unique() == 5
     assert bars["ticker"].n_unique() > 480
+
+
+def test_a_small_memory_budget_ingests_in_chunks_with_the_same_rows(
+    tmp_path: Path, instance: dg.DagsterInstance
+) -> None:
+    """1 MiB cuts six weeks of 200 tickers into chunks of sessions; the rows are the same."""
+    start, end = dt.date(2024, 2, 1), dt.date(2024, 3, 15)
+    folder = tmp_path / "incoming"
+    folder.mkdir()
+    bars = bars_for([f"T{i:03d}" for i in range(200)], start, end)
+    saturday = bars.head(1).with_columns(date=pl.lit(dt.date(2024, 3, 9)))
+    bad = bars.slice(2_000, 1).with_columns(high=pl.col("low") * 0.5)
+    pl.concat([bars, saturday, bad, bars.slice(4_000, 1)]).write_parquet(folder / "u.parquet")
+    env = {"MARKETFLOW_SOURCE": "files", "MARKETFLOW_FILES_DIR": str(folder)}
+    whole = Settings.from_env({**env, "MARKETFLOW_DATA_DIR": str(tmp_path / "whole")})
+    small = Settings.from_env(
+        {**env, "MARKETFLOW_DATA_DIR": str(tmp_path / "small"), "MARKETFLOW_MEMORY_MIB": "1"}
+    )
+    chunk_rows = (1 << 20) // BAR_ROW_BYTES
+    sessions = sessions_between(start, end)
+    assert len(list(ingest_chunks(FilesSource(folder), None, sessions, NOW, chunk_rows))) > 3
+
+    for settings in (whole, small, small):
+        assert materialize_range(settings, instance, start.isoformat(), end.isoformat()).success
+
+    for name in ("bars", "quarantine", "corporate_actions", "materialized_sessions"):
+        assert_frame_equal(table(small, name), table(whole, name), check_exact=True)
+    # The Saturday, the exact copy and both rows of the key whose copies disagree.
+    assert table(small, "quarantine").height == 4

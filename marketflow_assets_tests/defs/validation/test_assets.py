@@ -23,7 +23,14 @@ from marketflow_assets.runs.launch import run_stage
 from marketflow_assets.runs.plan import ANALYSIS_ASSETS, FEEDBACK_ASSETS, Stage, staged_backfill
 from marketflow_assets.runs.report import failure_reasons
 from marketflow_assets.settings import Settings
+from marketflow_assets.store.reads import read_matured_outcomes, read_scored_events, read_window
 from marketflow_assets.training.snapshots import load_snapshot
+from marketflow_assets.validation.calibration import (
+    calibrate,
+    flags_of_scored_events,
+    rule_flags,
+    scored_events,
+)
 from marketflow_assets_tests.defs.stores import copy_of
 
 START, END = "2009-08-21", "2010-01-29"
@@ -32,6 +39,7 @@ FIRST_HALF_END, SECOND_HALF_START = "2009-12-31", "2010-01-04"
 # Its 30-day window (2009-12-16 .. 2010-01-14) reaches into 2010.
 LATE_SESSION = "2009-12-15"
 SIGNALS = {"BUY", "SELL", "HOLD"}
+FEEDBACK = ("calibration", "rule_flags")
 
 
 def table(settings: Settings, sql: str) -> pl.DataFrame:
@@ -217,21 +225,50 @@ def test_a_small_memory_budget_scores_in_chunks_with_the_same_rows(
     stored: Stored, tmp_path: Path, instance: dg.DagsterInstance
 ) -> None:
     settings = copy_of(stored.settings, tmp_path / "copy", memory_mib=1)
+    before = {name: table(settings, f"SELECT * FROM {name} ORDER BY ALL") for name in FEEDBACK}
     with duckdb.connect(str(settings.duckdb_path)) as conn:
-        conn.execute("DELETE FROM outcomes")
+        conn.execute("DELETE FROM outcomes; DELETE FROM calibration; DELETE FROM rule_flags")
     first, last = stored.outcomes["date"].min(), stored.outcomes["date"].max()
     chunks = RunWindow(first, last, first).chunks(stored.outcomes.height, OUTCOME_ROW_BYTES, 1)
     assert len(chunks) == 3  # 342 signals of 8 KiB in 1 MiB
+    defs = build_definitions(settings)
 
-    result = run_stage(
-        build_definitions(settings),
+    for stage in (
         Stage(SCORE_OUTCOMES_JOB, first.isoformat(), last.isoformat()),
-        instance,
-    )
+        Stage(PIPELINE_JOB, START, END, ("signal_calibration",)),
+    ):
+        result = run_stage(defs, stage, instance)
+        assert result.success, failure_reasons(result)
 
-    assert result.success, failure_reasons(result)
     again = table(settings, "SELECT * FROM outcomes ORDER BY ticker, date")
     assert_frame_equal(again, stored.outcomes)
+    for name, frame in before.items():
+        assert_frame_equal(table(settings, f"SELECT * FROM {name} ORDER BY ALL"), frame)
+
+
+def test_the_calibration_reads_what_the_in_memory_functions_count(stored: Stored) -> None:
+    path = sessions_between(day(START), day(END))
+    rules = AreaContext.from_settings(stored.settings).rules.calibration
+    with duckdb.connect(str(stored.settings.duckdb_path), read_only=True) as conn:
+        outcomes = conn.sql(f"SELECT * FROM outcomes WHERE matured_on < DATE '{END}'").pl()
+        events = read_window(conn, "events", path[0], path[-1])
+        matured = read_matured_outcomes(conn, path[-1])
+        scored = read_scored_events(conn, path[0], path[-1], path[-1])
+    # Only the outcomes the calibration counts, with only the columns it reads.
+    assert matured.columns == ["signal", "confidence", "warmup", "matured_on", "hit"]
+    assert 0 < matured.height < outcomes.height
+    assert_frame_equal(calibrate(matured, path, rules), calibrate(outcomes, path, rules))
+    key = ["rule_id", "matured_on", "direction", "ret_window"]
+    assert_frame_equal(
+        scored.sort(key),
+        scored_events(outcomes, events)
+        .cast({"rule_id": pl.String, "direction": pl.String})
+        .sort(key),
+    )
+    assert scored.height > 0
+    assert_frame_equal(
+        flags_of_scored_events(scored, path, rules), rule_flags(outcomes, events, path, rules)
+    )
 
 
 def test_calibration_refuses_a_session_whose_matured_outcomes_are_missing(

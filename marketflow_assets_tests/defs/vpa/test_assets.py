@@ -1,5 +1,6 @@
 """`vpa_features` and `vpa_signals` through real Dagster runs on a real temporary DuckDB file."""
 
+import datetime as dt
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -11,6 +12,8 @@ import pytest
 from polars.testing import assert_frame_equal
 
 from marketflow_assets.defs.resources import resources_from_settings
+from marketflow_assets.defs.run_window import RunWindow
+from marketflow_assets.defs.vpa.assets import FEATURE_ROW_BYTES, SIGNAL_ROW_BYTES
 from marketflow_assets.runs.launch import RANGE_END_TAG, RANGE_START_TAG
 from marketflow_assets.runs.report import failure_reasons
 from marketflow_assets.settings import Settings
@@ -22,19 +25,23 @@ from marketflow_assets_tests.defs.built import (
     vpa_signals,
     warmup_coverage,
 )
+from marketflow_assets_tests.defs.stores import copy_of
 
 CHECKS = [warmup_coverage, features_unique_keys, signals_unique_keys]
 ASSETS = [daily_bars, vpa_features, vpa_signals, *CHECKS]
 VPA = [vpa_features, vpa_signals, *CHECKS]
 TABLES = {"features": "ticker, date", "events": "ticker, date, rule_id", "signals": "ticker, date"}
+# Twenty sample tickers: enough rows for a few ticker shards at 1 MiB.
+TICKERS = "AAPL,JPM,XOM,MSFT,A,AA,ABC,ABT,ADBE,ADI,ADM,ADP,ADSK,AEE,AEP,AES,AET,AFL,AIG,ALL"
+FIRST = dt.date(2009, 8, 21)
 
 
 def sample_settings(tmp_path: Path, name: str) -> Settings:
-    """The offline sample, four tickers, a store of its own."""
+    """The offline sample, twenty tickers, a store of its own."""
     return Settings.from_env(
         {
             "MARKETFLOW_DATA_DIR": str(tmp_path / name),
-            "MARKETFLOW_TICKERS": "AAPL,JPM,XOM,MSFT",
+            "MARKETFLOW_TICKERS": TICKERS,
         }
     )
 
@@ -142,3 +149,25 @@ def test_each_vpa_asset_refuses_to_run_before_its_upstream(
     result = run(settings, instance, "2009-08-21", "2009-08-28", selection=selection)
     assert not result.success
     assert "has not been materialised for" in " ".join(failure_reasons(result))
+
+
+def test_a_small_memory_budget_computes_in_ticker_shards_with_the_same_rows(
+    whole: WholeRun, tmp_path: Path, instance: dg.DagsterInstance
+) -> None:
+    """1 MiB cuts the tickers into shards of a few; rerun over the stored window, the shards
+    give the rows of one shard, none twice."""
+    settings = copy_of(whole.settings, tmp_path / "copy", memory_mib=1)
+    window = RunWindow(dt.date(2009, 8, 21), dt.date(2010, 2, 26), FIRST)
+    with duckdb.connect(str(settings.duckdb_path), read_only=True) as conn:
+        bars = window.shards(conn, "bars", window.start, FEATURE_ROW_BYTES, 1)
+        features = window.shards(conn, "features", window.start, SIGNAL_ROW_BYTES, 1)
+    assert len(bars) > 2
+    assert len(features) > 2
+    assert [t for shard in bars for t in shard] == sorted(TICKERS.split(","))
+
+    result = run(settings, instance, "2009-08-21", "2010-02-26", selection=VPA)
+
+    assert result.success, failure_reasons(result)
+    assert all(c.passed for c in result.get_asset_check_evaluations())
+    for name, frame in tables(settings).items():
+        assert_frame_equal(frame, whole.tables[name], check_exact=True)
