@@ -47,6 +47,9 @@ class Settings:
     # Overrides `training.quiet_sample` of the rules when set.
     quiet_sample: float | None = None
     memory_mib: int = DEFAULT_MEMORY_MIB
+    # Worker processes of CPU-bound work (rendering, lint); None: every core this process may
+    # use; 1: in this process.
+    workers: int | None = None
 
     @property
     def exports_dir(self) -> Path:
@@ -112,6 +115,12 @@ class Settings:
                 f"MARKETFLOW_MEMORY_MIB={raw_memory!r} is not a positive whole number of MiB"
             )
 
+        raw_workers = env.get("MARKETFLOW_WORKERS")
+        if raw_workers and (not raw_workers.isdigit() or int(raw_workers) < 1):
+            raise SettingsError(
+                f"MARKETFLOW_WORKERS={raw_workers!r} is not a positive whole number of processes"
+            )
+
         return cls(
             data_dir=data_dir,
             duckdb_path=duckdb_path,
@@ -123,6 +132,7 @@ class Settings:
             rules_path=rules_path,
             quiet_sample=quiet_sample,
             memory_mib=int(raw_memory),
+            workers=int(raw_workers) if raw_workers else None,
         )
 
 

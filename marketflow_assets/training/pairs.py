@@ -1,4 +1,9 @@
-"""Training pairs: which sessions get them, and every conversation type rendered for each."""
+"""Training pairs: which sessions get them, and every conversation type rendered for each.
+
+Rendering is CPU-bound Python (Jinja): `render_in_parts` spreads slices of the snapshots over
+the worker processes of a `FramePool` whose workers each load the templates once, and puts the
+pairs back in the order one `render_pairs` call gives.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +11,7 @@ import hashlib
 
 import polars as pl
 
+from marketflow_assets.parallel import FramePool
 from marketflow_assets.training.ids import SEPARATOR
 from marketflow_assets.training.snapshots import load_snapshot
 from marketflow_assets.training.templates import TemplateSet
@@ -34,6 +40,9 @@ PAIR_COLUMNS = (
     "response",
 )
 _HASH_SPACE = 16**8
+# Snapshots one task renders: a few MB of text in a worker, and some 0.1 s of work, so that
+# sending the frames costs little beside it and the workers finish a chunk together.
+PART_ROWS = 2_000
 
 
 def select_snapshots(snapshots: pl.DataFrame, quiet_sample: float) -> pl.DataFrame:
@@ -64,6 +73,20 @@ def render_pairs(snapshots: pl.DataFrame, templates: TemplateSet) -> pl.DataFram
         .with_columns(pl.lit(templates.system).alias("system"))
         .select(PAIR_COLUMNS)
     )
+
+
+def render_in_parts(snapshots: pl.DataFrame, pool: FramePool[TemplateSet]) -> pl.DataFrame:
+    """`render_pairs` of `snapshots` with the pool's templates, slices of PART_ROWS snapshots
+    rendered by its workers and joined in order: the rows of one call, in its order."""
+    needed = snapshots.select(*SNAPSHOT_COLUMNS, "payload")
+    # An empty frame is one empty slice, which gives the pairs' columns.
+    starts = range(0, max(needed.height, 1), PART_ROWS)
+    return pl.concat(pool.map(_render_slice, ([needed.slice(i, PART_ROWS)] for i in starts)))
+
+
+def _render_slice(templates: TemplateSet, snapshots: pl.DataFrame) -> pl.DataFrame:
+    """One task of `render_in_parts`."""
+    return render_pairs(snapshots, templates)
 
 
 def _rendered(payloads: pl.Series, templates: TemplateSet) -> pl.DataFrame:
