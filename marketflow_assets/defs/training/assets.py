@@ -119,7 +119,7 @@ def build_assets(area: AreaContext) -> list[dg.AssetsDefinition]:
                 snapshots = snapshots.filter(snapshots["rules_hash"] == rules.hash)
                 selected = select_snapshots(snapshots, training.share_of_quiet(rules))
                 began = time.perf_counter()
-                pairs = render_in_parts(selected, pool)
+                pairs = render_in_parts(selected, templates, pool)
                 seconds += time.perf_counter() - began
                 chunk.write(conn, {"training_pairs": pairs}, "training_pairs", scope=scope)
                 selections.add(selected)
