@@ -59,6 +59,9 @@ class Settings:
     # The Redis broker of the Celery workers that backfills run on (runs/workers.py); None runs
     # every stage in the command's own process.
     celery_broker: str | None = None
+    # Worker processes of CPU-bound work (rendering, lint); None: every core this process may
+    # use; 1: in this process.
+    workers: int | None = None
 
     @property
     def exports_dir(self) -> Path:
@@ -148,6 +151,12 @@ class Settings:
                 "the command share the run history there"
             )
 
+        raw_workers = env.get("MARKETFLOW_WORKERS")
+        if raw_workers and (not raw_workers.isdigit() or int(raw_workers) < 1):
+            raise SettingsError(
+                f"MARKETFLOW_WORKERS={raw_workers!r} is not a positive whole number of processes"
+            )
+
         return cls(
             data_dir=data_dir,
             duckdb_path=duckdb_path,
@@ -162,6 +171,7 @@ class Settings:
             instance=instance,
             postgres_url=postgres_url,
             celery_broker=celery_broker,
+            workers=int(raw_workers) if raw_workers else None,
         )
 
 

@@ -46,13 +46,19 @@ def open_store(
         # Its bar would print into the command's own progress display.
         conn.execute("SET enable_progress_bar = false")
         if memory_mib is not None:
-            limit = max(int(memory_mib), DUCKDB_FLOOR_MIB)
-            conn.execute(f"SET memory_limit = '{limit}MiB'")
+            limit_memory(conn, memory_mib)
         if not read_only:
             apply_migrations(conn)
         yield conn
     finally:
         conn.close()
+
+
+def limit_memory(conn: duckdb.DuckDBPyConnection, memory_mib: int) -> None:
+    """Hold DuckDB's buffers (its cache of the file's blocks included) to `memory_mib`, at least
+    DUCKDB_FLOOR_MIB; DuckDB spills beyond it."""
+    limit = max(int(memory_mib), DUCKDB_FLOOR_MIB)
+    conn.execute(f"SET memory_limit = '{limit}MiB'")
 
 
 def busy_message(path: Path, error: str) -> str:

@@ -5,17 +5,27 @@ Every number a prompt or response writes must be one of its snapshot's numbers, 
 most the snapshot's precision (the snapshot value rounded to the token's decimals) and with the
 sign free to be said in words ("down 2.06%"); every ISO date must be the snapshot's as-of date
 or the bar date of one of its events. Vectorised with Polars so that it can run as an asset
-check over every pair of a window.
+check over every pair of a window; `lint_in_parts` spreads slices of the pairs over the worker
+processes of a `FramePool`, each with the snapshots of its pairs.
 """
 
 from __future__ import annotations
 
 import polars as pl
 
+from marketflow_assets.parallel import FramePool
+
 FIELDS = ("system", "prompt", "response")
 # Fields whose numbers must come from the snapshot; the system prompt names no snapshot.
 NUMBER_FIELDS = ("prompt", "response")
+# What names a pair and its snapshot, beside its texts.
+PAIR_KEYS = ("pair_id", "snapshot_id", "conversation_type", "template_name")
 PROBLEM_COLUMNS = ("pair_id", "conversation_type", "template_name", "field", "problem", "detail")
+# The order of the problems found: by pair and text first, then every column, so that problems
+# found in slices and put together come in the same order as when found at once.
+PROBLEM_ORDER = ("pair_id", "field", "problem", "detail", "conversation_type", "template_name")
+# Pairs one task checks: a few hundred thousand tokens in a worker.
+PART_PAIRS = 10_000
 
 # Text a rendered template must not contain, by problem name.
 ARTEFACTS = {
@@ -58,32 +68,38 @@ def lint_pairs(pairs: pl.DataFrame, snapshots: pl.DataFrame) -> pl.DataFrame:
     `snapshots` must hold the snapshot of every pair (`snapshot_id`, `payload`); a pair whose
     snapshot is missing is a problem of its field `snapshot_id`.
     """
-    keyed = pairs.select(
-        "pair_id", "snapshot_id", "conversation_type", "template_name", *FIELDS
-    ).join(
-        snapshots.select("snapshot_id").with_row_index("key"),
-        on="snapshot_id",
-        how="left",
+    problems = [_system_problems(pairs), _text_problems(pairs, snapshots)]
+    return pl.concat(problems).select(PROBLEM_COLUMNS).sort(PROBLEM_ORDER)
+
+
+def lint_in_parts(pairs: pl.DataFrame, snapshots: pl.DataFrame, pool: FramePool) -> pl.DataFrame:
+    """`lint_pairs` of `pairs`: the system prompts here (one distinct text, as a rule), the
+    prompts and responses of slices of PART_PAIRS pairs by the pool's workers against the
+    snapshots they name; the rows of one call, in its order."""
+    texts = pairs.select(*PAIR_KEYS, *NUMBER_FIELDS)
+    snapshots = snapshots.select("snapshot_id", "payload")
+    groups = (
+        [part, snapshots.join(part.select("snapshot_id"), on="snapshot_id", how="semi")]
+        for part in (
+            texts.slice(start, PART_PAIRS) for start in range(0, max(texts.height, 1), PART_PAIRS)
+        )
     )
-    problems = [
-        _empty_and_artefacts(keyed),
-        _orphans(keyed),
-        _unknown_numbers_and_dates(keyed, snapshots),
-    ]
-    return (
-        pl.concat(problems, how="vertical")
-        .select(PROBLEM_COLUMNS)
-        .sort("pair_id", "field", "problem", "detail")
-    )
+    problems = [_system_problems(pairs), *pool.map(_lint_slice, groups)]
+    return pl.concat(problems).select(PROBLEM_COLUMNS).sort(PROBLEM_ORDER)
+
+
+def _lint_slice(_: None, pairs: pl.DataFrame, snapshots: pl.DataFrame) -> pl.DataFrame:
+    """One task of `lint_in_parts`."""
+    return _text_problems(pairs, snapshots)
 
 
 def _problem(problem: str, detail: pl.Expr) -> list[pl.Expr]:
     return [pl.lit(problem).alias("problem"), detail.cast(pl.String).alias("detail")]
 
 
-def _long(pairs: pl.DataFrame, fields: tuple[str, ...]) -> pl.LazyFrame:
-    """One row per (pair, field) with the field's text as `text`."""
-    meta = ["pair_id", "conversation_type", "template_name"]
+def _long(pairs: pl.DataFrame, fields: tuple[str, ...], *keep: str) -> pl.LazyFrame:
+    """One row per (pair, field) with the field's text as `text`, and the columns `keep`."""
+    meta = ["pair_id", "conversation_type", "template_name", *keep]
     return pl.concat(
         [
             pairs.lazy().select(*meta, pl.lit(field).alias("field"), pl.col(field).alias("text"))
@@ -92,22 +108,35 @@ def _long(pairs: pl.DataFrame, fields: tuple[str, ...]) -> pl.LazyFrame:
     )
 
 
-def _empty_and_artefacts(pairs: pl.DataFrame) -> pl.DataFrame:
-    """Empty texts and template artefacts, the system prompt checked once per distinct text."""
+def _system_problems(pairs: pl.DataFrame) -> pl.DataFrame:
+    """Empty or artefact-holding system prompts: found on the distinct texts, then given to
+    their pairs."""
     systems = pairs.lazy().select(pl.col("system").alias("text")).unique()
-    system_rows = (
+    rows = (
         pairs.lazy()
         .select("pair_id", "conversation_type", "template_name", pl.col("system").alias("text"))
         .with_columns(pl.lit("system").alias("field"))
     )
-    texts = pl.concat(
-        [
-            _long(pairs, ("prompt", "response")),
-            # The system prompt's problems, found on its distinct texts, then given to its pairs.
-            system_rows.join(_flagged(systems), on="text", how="semi"),
-        ],
-        how="diagonal",
+    return _empty_and_artefacts(rows.join(_flagged(systems), on="text", how="semi"))
+
+
+def _text_problems(pairs: pl.DataFrame, snapshots: pl.DataFrame) -> pl.DataFrame:
+    """Problems of the prompts and responses: empty texts, artefacts, a missing snapshot, and
+    numbers or dates the snapshot does not hold."""
+    keyed = pairs.select(*PAIR_KEYS, *NUMBER_FIELDS).join(
+        snapshots.select("snapshot_id").with_row_index("key"), on="snapshot_id", how="left"
     )
+    return pl.concat(
+        [
+            _empty_and_artefacts(_long(keyed, NUMBER_FIELDS)),
+            _orphans(keyed),
+            _unknown_numbers_and_dates(keyed, snapshots),
+        ]
+    )
+
+
+def _empty_and_artefacts(texts: pl.LazyFrame) -> pl.DataFrame:
+    """Empty texts and template artefacts of `texts` (one row per pair and field)."""
     flagged = _flagged(texts)
     empty = flagged.filter(~pl.col("text").str.contains(r"\S").fill_null(False)).select(
         "pair_id", "conversation_type", "template_name", "field", *_problem("empty", pl.lit(""))
@@ -179,9 +208,9 @@ def _tokens(texts: pl.LazyFrame, column: str) -> pl.LazyFrame:
 def _unknown_numbers_and_dates(pairs: pl.DataFrame, snapshots: pl.DataFrame) -> pl.DataFrame:
     """Numbers and dates of prompts and responses that their snapshot does not hold."""
     meta = ["pair_id", "conversation_type", "template_name", "field"]
-    texts = _long(pairs.filter(pl.col("key").is_not_null()), NUMBER_FIELDS).join(
-        pairs.lazy().select("pair_id", "key"), on="pair_id"
-    )
+    # Each text keeps its own pair's snapshot, even when two pairs share an id (the same text
+    # made from the snapshots of two rules versions).
+    texts = _long(pairs.filter(pl.col("key").is_not_null()), NUMBER_FIELDS, "key")
     used = pairs.select(pl.col("key").drop_nulls().unique().cast(pl.UInt32))
     known = _tokens(
         snapshots.lazy()

@@ -1,4 +1,10 @@
-"""Training pairs: which sessions get them, and every conversation type rendered for each."""
+"""Training pairs: which sessions get them, and every conversation type rendered for each.
+
+Rendering is CPU-bound Python (Jinja and sha256): `render_in_parts` sends the payloads of
+slices of the snapshots to the worker processes of a `FramePool`, whose workers each load the
+templates once, and joins their texts to the snapshots in the order one `render_pairs` call
+gives.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +12,7 @@ import hashlib
 
 import polars as pl
 
+from marketflow_assets.parallel import FramePool
 from marketflow_assets.training.ids import SEPARATOR
 from marketflow_assets.training.snapshots import load_snapshot
 from marketflow_assets.training.templates import TemplateSet
@@ -34,6 +41,9 @@ PAIR_COLUMNS = (
     "response",
 )
 _HASH_SPACE = 16**8
+# Snapshots one task renders: a few MB of text in a worker, and some 0.1 s of work, so that
+# sending the frames costs little beside it and the workers finish a chunk together.
+PART_ROWS = 2_000
 
 
 def select_snapshots(snapshots: pl.DataFrame, quiet_sample: float) -> pl.DataFrame:
@@ -49,6 +59,35 @@ def select_snapshots(snapshots: pl.DataFrame, quiet_sample: float) -> pl.DataFra
 def render_pairs(snapshots: pl.DataFrame, templates: TemplateSet) -> pl.DataFrame:
     """Every conversation type rendered for each snapshot (types needing an event skip
     sessions without one), with its pair id: sha256 of system prompt, prompt and response."""
+    return _with_snapshots(snapshots, _rendered(snapshots["payload"], templates), templates)
+
+
+def render_in_parts(
+    snapshots: pl.DataFrame, templates: TemplateSet, pool: FramePool[TemplateSet]
+) -> pl.DataFrame:
+    """`render_pairs` of `snapshots`, the texts of slices of PART_ROWS snapshots rendered by
+    the pool's workers (which loaded the same `templates`) and put back in order: the rows of
+    one call, in its order."""
+    payloads = snapshots.select("payload")
+    # An empty frame is one empty slice, which gives the rendered columns.
+    starts = range(0, max(payloads.height, 1), PART_ROWS)
+    parts = pool.map(_render_slice, ([payloads.slice(start, PART_ROWS)] for start in starts))
+    rendered = pl.concat(
+        part.with_columns((pl.col("row") + start).cast(pl.UInt32))
+        for start, part in zip(starts, parts, strict=True)
+    )
+    return _with_snapshots(snapshots, rendered, templates)
+
+
+def _render_slice(templates: TemplateSet, payloads: pl.DataFrame) -> pl.DataFrame:
+    """One task of `render_in_parts`: the texts of a slice, rows counted from its start."""
+    return _rendered(payloads["payload"], templates)
+
+
+def _with_snapshots(
+    snapshots: pl.DataFrame, rendered: pl.DataFrame, templates: TemplateSet
+) -> pl.DataFrame:
+    """The pairs: each rendered text with the columns of its snapshot and template."""
     meta = pl.DataFrame(
         {
             "conversation_type": [t.conversation_type for t in templates],
@@ -59,7 +98,7 @@ def render_pairs(snapshots: pl.DataFrame, templates: TemplateSet) -> pl.DataFram
     return (
         snapshots.select(SNAPSHOT_COLUMNS)
         .with_row_index("row")
-        .join(_rendered(snapshots["payload"], templates), on="row", maintain_order="right")
+        .join(rendered, on="row", maintain_order="right")
         .join(meta, on="conversation_type", how="left")
         .with_columns(pl.lit(templates.system).alias("system"))
         .select(PAIR_COLUMNS)

@@ -6,38 +6,50 @@ from typing import Any
 
 import polars as pl
 
+from marketflow_assets.training.counts import RunningCounts
 from marketflow_assets.training.export import ExportSummary
 
 
-def _counts(frame: pl.DataFrame, column: str) -> dict[str, int]:
-    counts = frame[column].cast(pl.String).value_counts().sort(column)
-    return dict(zip(counts[column].to_list(), counts["count"].to_list(), strict=True))
+def snapshot_counts() -> RunningCounts:
+    """The counts `snapshot_summary` reports, to be fed each chunk's snapshots."""
+    return RunningCounts("ticker", "warmup", "signal", "market_condition")
 
 
-def snapshot_summary(snapshots: pl.DataFrame) -> dict[str, Any]:
+def selection_counts() -> RunningCounts:
+    """The counts of the snapshots given pairs that `pair_summary` reports."""
+    return RunningCounts(quiet=(pl.col("signal") == "HOLD") & (pl.col("events").list.len() == 0))
+
+
+def pair_counts() -> RunningCounts:
+    """The counts of the pairs that `pair_summary` reports."""
+    return RunningCounts("conversation_type", "signal")
+
+
+def snapshot_summary(snapshots: RunningCounts) -> dict[str, Any]:
     """Rows, tickers, warm-up rows, and snapshots by signal and by market condition."""
     return {
-        "rows": snapshots.height,
-        "tickers": snapshots["ticker"].n_unique(),
-        "warmup_rows": int(snapshots["warmup"].sum()),
-        "by_signal": _counts(snapshots, "signal"),
-        "by_market_condition": _counts(snapshots, "market_condition"),
+        "rows": snapshots.rows,
+        "tickers": len(snapshots.of("ticker")),
+        "warmup_rows": snapshots.of("warmup").get("true", 0),
+        "by_signal": snapshots.of("signal"),
+        "by_market_condition": snapshots.of("market_condition"),
     }
 
 
 def pair_summary(
-    selected: pl.DataFrame, pairs: pl.DataFrame, seconds: float, template_hashes: dict[str, str]
+    selected: RunningCounts,
+    pairs: RunningCounts,
+    seconds: float,
+    template_hashes: dict[str, str],
 ) -> dict[str, Any]:
     """Sessions given pairs, pairs by conversation type and signal, rendering speed, templates."""
     return {
-        "rows": pairs.height,
-        "sessions_with_pairs": selected.height,
-        "quiet_sessions": selected.filter(
-            (pl.col("signal") == "HOLD") & (pl.col("events").list.len() == 0)
-        ).height,
-        "by_conversation_type": _counts(pairs, "conversation_type"),
-        "by_signal": _counts(pairs, "signal"),
-        "pairs_per_second": round(pairs.height / seconds) if seconds > 0 else None,
+        "rows": pairs.rows,
+        "sessions_with_pairs": selected.rows,
+        "quiet_sessions": selected.of("quiet").get("true", 0),
+        "by_conversation_type": pairs.of("conversation_type"),
+        "by_signal": pairs.of("signal"),
+        "pairs_per_second": round(pairs.rows / seconds) if seconds > 0 else None,
         "template_hashes": template_hashes,
     }
 

@@ -8,11 +8,20 @@ from pathlib import Path
 
 import polars as pl
 import pytest
+from polars.testing import assert_frame_equal
 
-from marketflow_assets.training.pairs import PAIR_COLUMNS, render_pairs, select_snapshots
+from marketflow_assets.parallel import FramePool
+from marketflow_assets.training import pairs as pairs_module
+from marketflow_assets.training.pairs import (
+    PAIR_COLUMNS,
+    render_in_parts,
+    render_pairs,
+    select_snapshots,
+)
 from marketflow_assets.training.templates import (
     CONVERSATION_TYPES,
     DEFAULT_TEMPLATES_DIR,
+    TemplateError,
     load_templates,
 )
 from marketflow_assets.vpa import load_rules
@@ -132,3 +141,41 @@ def test_template_hash_changes_with_its_template_and_the_shared_files(tmp_path: 
         changed = {t.conversation_type: t.hash for t in load_templates(folder)}
         assert all(changed[c] != after[c] for c in CONVERSATION_TYPES), shared
         after = changed
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_rendering_in_parts_gives_the_rows_of_one_call(
+    workers: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Four cases a slice: several slices, the last one short.
+    monkeypatch.setattr(pairs_module, "PART_ROWS", 4)
+    snapshots = pl.concat([SNAPSHOTS, SNAPSHOTS.reverse()])
+    assert snapshots.height > 2 * pairs_module.PART_ROWS
+    with FramePool(workers, load_templates) as pool:
+        assert_frame_equal(
+            render_in_parts(snapshots, TEMPLATES, pool), render_pairs(snapshots, TEMPLATES)
+        )
+        assert_frame_equal(
+            render_in_parts(snapshots.clear(), TEMPLATES, pool),
+            render_pairs(snapshots.clear(), TEMPLATES),
+        )
+
+
+def test_a_template_error_in_a_worker_names_file_and_line(tmp_path: Path) -> None:
+    folder = Path(shutil.copytree(DEFAULT_TEMPLATES_DIR, tmp_path / "templates"))
+    path = folder / "risk_assessment.j2"
+    lines = path.read_text().splitlines()
+    at = next(i for i, text in enumerate(lines) if text.startswith("{% block assistant %}"))
+    path.write_text("\n".join([*lines[: at + 1], "{{ no_such }}", *lines[at + 1 :]]) + "\n")
+    templates = load_templates(folder)
+    messages = []
+    for workers in (1, 2):
+        with (
+            pytest.raises(
+                TemplateError, match=rf"^risk_assessment\.j2, line {at + 2}: .*no_such"
+            ) as raised,
+            FramePool(workers, load_templates, folder) as pool,
+        ):
+            render_in_parts(SNAPSHOTS, templates, pool)
+        messages.append(str(raised.value))
+    assert messages[0] == messages[1]

@@ -19,7 +19,7 @@ from marketflow_assets.calendar import sessions_between
 from marketflow_assets.definitions import build_definitions
 from marketflow_assets.defs.resources import resources_from_settings
 from marketflow_assets.defs.run_window import RunWindow
-from marketflow_assets.defs.training.assets import PAIR_ROW_BYTES
+from marketflow_assets.defs.training.checks import LINT_ROW_BYTES
 from marketflow_assets.runs.launch import RANGE_END_TAG, RANGE_START_TAG
 from marketflow_assets.runs.report import failure_reasons
 from marketflow_assets.settings import Settings
@@ -56,17 +56,31 @@ SCORED_END = matured_days(
 
 
 def sample_settings(tmp_path: Path, name: str) -> Settings:
-    """The offline sample, four tickers, a store of its own."""
+    """The offline sample, four tickers, a store of its own; pairs rendered and linted by two
+    worker processes."""
     return Settings.from_env(
-        {"MARKETFLOW_DATA_DIR": str(tmp_path / name), "MARKETFLOW_TICKERS": "AAPL,JPM,XOM,MSFT"}
+        {
+            "MARKETFLOW_DATA_DIR": str(tmp_path / name),
+            "MARKETFLOW_TICKERS": "AAPL,JPM,XOM,MSFT",
+            "MARKETFLOW_WORKERS": "2",
+        }
     )
+
+
+def rebuilt(settings: Settings, items: list[dg.AssetsDefinition]) -> list[dg.AssetsDefinition]:
+    """`items` (assets and checks) as the definitions of `settings` build them, with its
+    workers and memory budget."""
+    defs = build_definitions(settings)
+    built = {(frozenset(d.keys), frozenset(d.check_keys)): d for d in defs.assets or []}
+    built |= {(frozenset(), frozenset(c.check_keys)): c for c in defs.asset_checks or []}
+    return [built[frozenset(i.keys), frozenset(i.check_keys)] for i in items]
 
 
 def run(
     settings: Settings, instance: dg.DagsterInstance, start: str, end: str, selection: list
 ) -> dg.ExecuteInProcessResult:
     return dg.materialize(
-        [*ASSETS, training_dataset],
+        rebuilt(settings, [*ASSETS, training_dataset]),
         selection=selection,
         resources=resources_from_settings(settings),
         instance=instance,
@@ -165,21 +179,20 @@ def test_rerunning_a_window_keeps_rows_and_reviews(
         assert reviews.get_pair(conn, pair_id)["review_status"] == "approved"
 
 
-def test_a_small_memory_budget_writes_the_rows_of_one_chunk(
+def test_a_small_memory_budget_in_one_process_writes_the_rows_of_one_chunk(
     stored: Stored, tmp_path: Path, instance: dg.DagsterInstance
 ) -> None:
-    """1 MiB cuts the window into chunks of a few sessions; the rows are the same."""
-    settings = copy_of(stored.settings, tmp_path / "copy", memory_mib=1)
+    """1 MiB cuts the window into chunks of a few sessions, rendered and linted in this process;
+    the rows, the run's counts and the lint's findings are those of one chunk and two workers."""
+    settings = copy_of(stored.settings, tmp_path / "copy", memory_mib=1, workers=1)
     with duckdb.connect(str(settings.duckdb_path)) as conn:
         conn.execute("DELETE FROM snapshots; DELETE FROM training_pairs")
-    defs = build_definitions(settings)
     names = {"analysis_snapshots", "training_pairs"}
-    small = [a for a in defs.assets or [] if a.key.path[-1] in names]
     window = RunWindow(dt.date.fromisoformat(START), dt.date.fromisoformat(END), FIRST)
-    assert len(window.chunks(stored.snapshots.height, PAIR_ROW_BYTES, 1)) > 5
+    assert len(window.chunks(stored.snapshots.height, LINT_ROW_BYTES, 1)) > 5
 
     result = dg.materialize(
-        [*small, template_lint],
+        rebuilt(settings, [analysis_snapshots, training_pairs, template_lint]),
         resources=resources_from_settings(settings),
         instance=instance,
         tags={RANGE_START_TAG: START, RANGE_END_TAG: END},
@@ -189,9 +202,21 @@ def test_a_small_memory_budget_writes_the_rows_of_one_chunk(
     assert result.success, failure_reasons(result)
     assert_frame_equal(table(settings, "snapshots", "snapshot_id"), stored.snapshots)
     assert_frame_equal(table(settings, "training_pairs", "pair_id"), stored.pairs)
+    for node in names:
+        assert counted(result, node) == counted(stored.result, node)
     [check] = result.get_asset_check_evaluations()
+    [stored_check] = [
+        c for c in stored.result.get_asset_check_evaluations() if c.check_name == "template_lint"
+    ]
     assert check.passed
+    assert check.metadata == stored_check.metadata
     assert check.metadata["pairs"].value == stored.pairs.height
+
+
+def counted(result: dg.ExecuteInProcessResult, node: str) -> dict[str, object]:
+    """The metadata of `node`'s last materialisation, but for its speed."""
+    metadata = result.asset_materializations_for_node(node)[-1].metadata
+    return {k: v.value for k, v in metadata.items() if k != "pairs_per_second"}
 
 
 def test_snapshots_refuse_a_window_without_signals(
@@ -214,6 +239,21 @@ def test_a_broken_template_fails_the_run_naming_file_and_line(
     result = run(settings, instance, "2010-04-01", END, [training_pairs])
     assert not result.success
     assert "risk_assessment.j2, line 1" in " ".join(failure_reasons(result))
+
+
+def test_a_template_error_in_a_worker_fails_the_run_naming_file_and_line(
+    stored: Stored, tmp_path: Path, instance: dg.DagsterInstance
+) -> None:
+    templates = tmp_path / "templates"
+    shutil.copytree(stored.settings.templates_dir, templates)
+    lines = (templates / "risk_assessment.j2").read_text().splitlines()
+    at = next(i for i, text in enumerate(lines) if text.startswith("{% block assistant %}"))
+    lines.insert(at + 1, "{{ no_such }}")
+    (templates / "risk_assessment.j2").write_text("\n".join(lines) + "\n")
+    settings = dataclasses.replace(stored.settings, templates_dir=templates)
+    result = run(settings, instance, "2010-04-01", END, [training_pairs])
+    assert not result.success
+    assert f"risk_assessment.j2, line {at + 2}: UndefinedError" in " ".join(failure_reasons(result))
 
 
 def test_export_asset_writes_the_dataset_and_records_it(
