@@ -114,3 +114,11 @@ def test_memory_budget_must_be_a_positive_number_of_mib(raw: str) -> None:
         Settings.from_env({"MARKETFLOW_MEMORY_MIB": raw})
     assert Settings.from_env({"MARKETFLOW_MEMORY_MIB": "512"}).memory_mib == 512
     assert Settings.from_env({}).memory_mib == 2048
+
+
+@pytest.mark.parametrize("raw", ["0", "-1", "all", "1.5"])
+def test_workers_must_be_a_positive_number_of_processes(raw: str) -> None:
+    with pytest.raises(SettingsError, match=f"MARKETFLOW_WORKERS={raw!r}"):
+        Settings.from_env({"MARKETFLOW_WORKERS": raw})
+    assert Settings.from_env({"MARKETFLOW_WORKERS": "3"}).workers == 3
+    assert Settings.from_env({}).workers is None

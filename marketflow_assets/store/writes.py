@@ -8,6 +8,7 @@ from collections.abc import Mapping, Sequence
 
 import duckdb
 import polars as pl
+import pyarrow as pa
 
 # Tables a partition write may touch, with the column holding the partition date.
 WINDOW_TABLES: dict[str, str] = {
@@ -23,6 +24,12 @@ WINDOW_TABLES: dict[str, str] = {
     "calibration": "date",
     "rule_flags": "date",
 }
+
+
+def as_arrow(frame: pl.DataFrame) -> pa.Table:
+    """`frame` as the Arrow table DuckDB inserts from, sharing its memory: text as string views
+    (Arrow's plain strings would copy every text, a second copy of the rows being written)."""
+    return frame.to_arrow(compat_level=pl.CompatLevel.newest())
 
 
 def replace_windows(
@@ -61,7 +68,7 @@ def replace_windows(
                 raise ValueError(f"{table}: {other.height} row(s) with {column} other than {value}")
     views = {table: f"incoming_{table}" for table in frames}
     for table, frame in frames.items():
-        conn.register(views[table], frame.to_arrow())
+        conn.register(views[table], as_arrow(frame))
     try:
         conn.execute("BEGIN TRANSACTION")  # outside the inner try: never roll back a caller's work
         try:
@@ -94,7 +101,7 @@ def replace_windows(
 
 def replace_table(conn: duckdb.DuckDBPyConnection, table: str, frame: pl.DataFrame) -> int:
     """Replace every row of an unpartitioned table with `frame`, all or nothing."""
-    conn.register("incoming_table", frame.to_arrow())
+    conn.register("incoming_table", as_arrow(frame))
     try:
         conn.execute("BEGIN TRANSACTION")
         try:
