@@ -32,6 +32,8 @@ _state: Any = None
 
 def available_cores() -> int:
     """The cores this process may run on (its affinity, not the machine's count)."""
+    if hasattr(os, "process_cpu_count"):  # Python 3.13
+        return max(1, os.process_cpu_count() or 1)
     if hasattr(os, "sched_getaffinity"):
         return max(1, len(os.sched_getaffinity(0)))
     return max(1, os.cpu_count() or 1)

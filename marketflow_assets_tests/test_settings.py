@@ -133,3 +133,11 @@ def test_the_celery_broker_is_a_redis_url_beside_postgres() -> None:
         Settings.from_env({"MARKETFLOW_CELERY_BROKER": "amqp://guest:secret@host//"})
     with pytest.raises(SettingsError, match="needs MARKETFLOW_INSTANCE=postgres"):
         Settings.from_env({"MARKETFLOW_CELERY_BROKER": broker, "MARKETFLOW_INSTANCE": "sqlite"})
+
+
+@pytest.mark.parametrize("raw", ["0", "-1", "all", "1.5"])
+def test_workers_must_be_a_positive_number_of_processes(raw: str) -> None:
+    with pytest.raises(SettingsError, match=f"MARKETFLOW_WORKERS={raw!r}"):
+        Settings.from_env({"MARKETFLOW_WORKERS": raw})
+    assert Settings.from_env({"MARKETFLOW_WORKERS": "3"}).workers == 3
+    assert Settings.from_env({}).workers is None

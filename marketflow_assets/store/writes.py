@@ -9,6 +9,7 @@ from contextlib import contextmanager
 
 import duckdb
 import polars as pl
+import pyarrow as pa
 
 # Tables a partition write may touch, with the column holding the partition date.
 WINDOW_TABLES: dict[str, str] = {
@@ -24,6 +25,12 @@ WINDOW_TABLES: dict[str, str] = {
     "calibration": "date",
     "rule_flags": "date",
 }
+
+
+def as_arrow(frame: pl.DataFrame) -> pa.Table:
+    """`frame` as the Arrow table DuckDB inserts from, sharing its memory: text as string views
+    (Arrow's plain strings would copy every text, a second copy of the rows being written)."""
+    return frame.to_arrow(compat_level=pl.CompatLevel.newest())
 
 
 def replace_windows(
@@ -157,7 +164,7 @@ def _registered(
     """Each frame visible to SQL as `incoming_<table>` for the block; the view of each table."""
     views = {table: f"incoming_{table}" for table in frames}
     for table, frame in frames.items():
-        conn.register(views[table], frame.to_arrow())
+        conn.register(views[table], as_arrow(frame))
     try:
         yield views
     finally:

@@ -3,8 +3,9 @@
 Both work through a long window in chunks of whole sessions sized from the memory budget of
 the settings, writing each chunk before reading the next, so a ten-year backfill holds one
 chunk at a time; the rows are those of a one-chunk run. The budget covers DuckDB too: its
-buffers (and cache of the file) are held to a share of it. Pairs are rendered by worker
-processes (one per core unless the settings say otherwise), with the rows of one process.
+buffers (and its cache of the file) are held to a part of it, the chunks to the rest. Pairs
+are rendered by worker processes (one per core unless the settings say otherwise), with the
+rows of one process.
 """
 
 import time
@@ -19,7 +20,7 @@ from marketflow_assets.defs.run_window import RunWindow, require_rules
 from marketflow_assets.parallel import FramePool, available_cores
 from marketflow_assets.progress import Progress
 from marketflow_assets.settings import Settings
-from marketflow_assets.store.connection import limit_memory
+from marketflow_assets.store.connection import DUCKDB_FLOOR_MIB, limit_memory
 from marketflow_assets.store.reads import count_window, read_window
 from marketflow_assets.training.pairs import render_in_parts, select_snapshots
 from marketflow_assets.training.snapshots import build_snapshots
@@ -33,18 +34,21 @@ from marketflow_assets.training.summary import (
 from marketflow_assets.training.templates import load_templates
 from marketflow_assets.vpa.rules import Rules
 
-# Memory one snapshot row of a chunk costs at its peak, DuckDB's part and the frames' part
-# together (reading, building or rendering, writing), measured on 500 tickers x 2,520 sessions.
+# Memory the frames of one snapshot row of a chunk take at their peak in this process (reading,
+# building or rendering, writing), measured on 500 tickers x 2,520 sessions with room to spare.
 SNAPSHOT_ROW_BYTES = 8 << 10
-PAIR_ROW_BYTES = 16 << 10
-# DuckDB's part of the memory budget, in percent: its cache of the file, sorts and inserts.
-DUCKDB_PERCENT = 50
+PAIR_ROW_BYTES = 20 << 10
+# DuckDB's part of the memory budget, in percent: its cache of the file's blocks (which fills up
+# to its limit over a long run), the sort behind a chunk's read and the insert of its write.
+DUCKDB_PERCENT = 40
 
 
-def give_duckdb_its_share(conn: duckdb.DuckDBPyConnection, budget_mib: int) -> None:
-    """Hold `conn`'s DuckDB to its part of the budget, so that its cache of the blocks read and
-    written does not grow, chunk after chunk, beside the frames of the chunk."""
-    limit_memory(conn, budget_mib * DUCKDB_PERCENT // 100)
+def frames_budget(conn: duckdb.DuckDBPyConnection, budget_mib: int) -> int:
+    """Hold `conn`'s DuckDB to its part of the budget; the MiB left for one chunk's frames
+    (at least 1), so that DuckDB and the frames together stay within the budget."""
+    duckdb_mib = max(budget_mib * DUCKDB_PERCENT // 100, DUCKDB_FLOOR_MIB)
+    limit_memory(conn, duckdb_mib)
+    return max(1, budget_mib - duckdb_mib)
 
 
 def worker_count(settings: Settings) -> int:
@@ -82,12 +86,12 @@ def build_assets(area: AreaContext) -> list[dg.AssetsDefinition]:
         window = RunWindow.of(context, area.first_session)
         counts = snapshot_counts()
         with store.get_connection() as conn:
-            give_duckdb_its_share(conn, budget)
+            frames_mib = frames_budget(conn, budget)
             window.require(conn, "vpa_signals")
             window.require(conn, "signal_calibration")
             rows = count_window(conn, "signals", window.start, window.end)
             progress = Progress("snapshots", len(window.sessions))
-            for chunk in window.chunks(rows, SNAPSHOT_ROW_BYTES, budget):
+            for chunk in window.chunks(rows, SNAPSHOT_ROW_BYTES, frames_mib):
                 snapshots = snapshots_of(conn, chunk, rules)
                 chunk.write(conn, {"snapshots": snapshots}, "analysis_snapshots", scope=scope)
                 counts.add(snapshots)
@@ -110,11 +114,11 @@ def build_assets(area: AreaContext) -> list[dg.AssetsDefinition]:
             store.get_connection() as conn,
             FramePool(worker_count(area.settings), load_templates, templates.directory) as pool,
         ):
-            give_duckdb_its_share(conn, budget)
+            frames_mib = frames_budget(conn, budget)
             window.require(conn, "analysis_snapshots")
             rows = count_window(conn, "snapshots", window.start, window.end)
             progress = Progress("pairs", len(window.sessions))
-            for chunk in window.chunks(rows, PAIR_ROW_BYTES, budget):
+            for chunk in window.chunks(rows, PAIR_ROW_BYTES, frames_mib):
                 snapshots = read_window(conn, "snapshots", chunk.start, chunk.end)
                 snapshots = snapshots.filter(snapshots["rules_hash"] == rules.hash)
                 selected = select_snapshots(snapshots, training.share_of_quiet(rules))
