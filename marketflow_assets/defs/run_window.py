@@ -105,8 +105,9 @@ class RunWindow:
     @contextmanager
     def sharded_write(
         self, conn: duckdb.DuckDBPyConnection, tables: Sequence[str], asset: str
-    ) -> Iterator[Callable[[Mapping[str, pl.DataFrame]], None]]:
-        """Write the window's rows of `tables` shard by shard with the function handed back.
+    ) -> Iterator[Callable[[Mapping[str, pl.DataFrame]], dict[str, int]]]:
+        """Write the window's rows of `tables` shard by shard with the function handed back (it
+        appends one shard's frames and returns the rows written per table).
 
         The window's rows are deleted and its sessions unrecorded first; each shard's rows are
         appended in a transaction of their own; the sessions are recorded as written by `asset`

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 import duckdb
@@ -130,30 +130,43 @@ def dates_of_other_rules(
     return {day for (day,) in rows}
 
 
-def read_matured_outcomes(conn: duckdb.DuckDBPyConnection, before: dt.date) -> pl.DataFrame:
-    """The stored outcomes known before the session `before` (matured on an earlier session)
-    that the calibration counts (not warm-up, hit known), with the columns it reads only: a
-    long history costs some 20 bytes an outcome."""
-    return conn.sql(
-        "SELECT signal, confidence, warmup, matured_on, hit FROM outcomes "
-        "WHERE matured_on < $before AND NOT warmup AND hit IS NOT NULL",
-        params={"before": before},
-    ).pl()
+def read_counted_outcomes(
+    conn: duckdb.DuckDBPyConnection, before: dt.date, signal: str, batch_rows: int
+) -> Iterator[pl.DataFrame]:
+    """The stored outcomes of `signal` known before the session `before` (matured on an earlier
+    session) that the calibration counts (not warm-up, hit known): matured_on, confidence and
+    hit, in that order, in batches of `batch_rows` rows, so that a long history is never held
+    at once."""
+    reader = conn.sql(
+        "SELECT matured_on, confidence, hit FROM outcomes WHERE signal = $signal "
+        "AND matured_on < $before AND NOT warmup AND hit IS NOT NULL "
+        "ORDER BY matured_on, confidence NULLS FIRST, hit",
+        params={"signal": signal, "before": before},
+    ).to_arrow_reader(batch_rows)
+    for batch in reader:
+        yield pl.from_arrow(batch)
 
 
 def read_scored_events(
-    conn: duckdb.DuckDBPyConnection, start: dt.date, end: dt.date, before: dt.date
-) -> pl.DataFrame:
+    conn: duckdb.DuckDBPyConnection,
+    start: dt.date,
+    end: dt.date,
+    before: dt.date,
+    batch_rows: int,
+) -> Iterator[pl.DataFrame]:
     """Events confirmed in [start, end], each with the outcome of the signal of (ticker, its
     confirmed_at) when that outcome matured before the session `before`, is not warm-up and has
-    a ret_window: rule_id, direction, matured_on, ret_window (what the rule flags count)."""
-    return conn.sql(
+    a ret_window: rule_id, direction, matured_on, ret_window (what the rule flags count), in
+    batches of `batch_rows` rows."""
+    reader = conn.sql(
         "SELECT e.rule_id, e.direction, o.matured_on, o.ret_window FROM events e "
         "JOIN outcomes o ON o.ticker = e.ticker AND o.date = e.confirmed_at "
         "WHERE e.confirmed_at BETWEEN $start AND $end AND o.matured_on < $before "
         "AND NOT o.warmup AND o.ret_window IS NOT NULL",
         params={"start": start, "end": end, "before": before},
-    ).pl()
+    ).to_arrow_reader(batch_rows)
+    for batch in reader:
+        yield pl.from_arrow(batch)
 
 
 def matured_rules(conn: duckdb.DuckDBPyConnection, before: dt.date) -> list[str]:

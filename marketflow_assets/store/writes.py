@@ -1,5 +1,5 @@
 """The store's writers: delete a partition window (or a whole table) and insert its rows in one
-transaction."""
+transaction, or a window written in shards: cleared, appended shard by shard, then recorded."""
 
 from __future__ import annotations
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 import numpy as np
 import polars as pl
@@ -52,7 +52,12 @@ CALIBRATION_NEEDS = ("signal", "confidence", "warmup", "matured_on", "hit")
 FLAG_OUTCOME_NEEDS = ("ticker", "date", "warmup", "matured_on", "ret_window")
 FLAG_EVENT_NEEDS = ("ticker", "rule_id", "direction", "confirmed_at")
 # An event with the outcome that scores it: what the rule flags count.
-SCORED_EVENT_COLUMNS = ("rule_id", "direction", "matured_on", "ret_window")
+SCORED_EVENT_SCHEMA = pl.Schema(
+    {"rule_id": pl.String, "direction": pl.String, "matured_on": pl.Date, "ret_window": pl.Float64}
+)
+SCORED_EVENT_COLUMNS = tuple(SCORED_EVENT_SCHEMA)
+# An outcome the calibration counts, as `calibrate_sorted` takes it.
+COUNTED_COLUMNS = ("matured_on", "confidence", "hit")
 
 
 def calibrate(
@@ -66,7 +71,6 @@ def calibrate(
     and stays put while fewer than `min_outcomes` outcomes matured in the lookback.
     """
     _require(outcomes, "outcomes", CALIBRATION_NEEDS)
-    days = _session_days(sessions)
     counted = (
         outcomes.filter(
             ~pl.col("warmup") & pl.col("hit").is_not_null() & pl.col("matured_on").is_not_null()
@@ -80,9 +84,30 @@ def calibrate(
         # Sorting on the values too makes the sums independent of the input's row order.
         .sort("signal", "matured_on", "confidence", "hit")
     )
+    return calibrate_sorted(
+        lambda signal: [counted.filter(pl.col("signal") == signal)], sessions, rules
+    )
+
+
+def calibrate_sorted(
+    batches_of: Callable[[str], Iterable[pl.DataFrame]],
+    sessions: Sequence[dt.date],
+    rules: CalibrationRules,
+) -> pl.DataFrame:
+    """`calibrate` from the outcomes it counts (not warm-up, hit and matured_on known) of each
+    signal type, handed over in consecutive batches in (matured_on, confidence, hit) order
+    (columns `COUNTED_COLUMNS`): the bits of one pass over them all, in the memory of a batch."""
+    days = _session_days(sessions)
     columns: dict[str, list[np.ndarray]] = {name: [] for name in CALIBRATION_COLUMNS[2:]}
     for signal in SIGNALS:
-        rows = counted.filter(pl.col("signal") == signal)
+        rows = (
+            batch.select(
+                pl.col("matured_on").to_physical(),
+                pl.col("hit").cast(pl.Int64),
+                pl.col("confidence").cast(pl.Float64),
+            )
+            for batch in batches_of(signal)
+        )
         matured, (hits, confidence) = _window_sums(
             rows, ("hit", "confidence"), days, rules.lookback_days
         )
@@ -114,7 +139,7 @@ def rule_flags(
     Warm-up outcomes and those without ret_window are not counted. A rule is flagged when at
     least `failure_flag` of its events failed in the `failure_days` before the session.
     """
-    return flags_of_scored_events(scored_events(outcomes, events), sessions, rules)
+    return flags_of_scored_events([scored_events(outcomes, events)], sessions, rules)
 
 
 def scored_events(outcomes: pl.DataFrame, events: pl.DataFrame) -> pl.DataFrame:
@@ -134,25 +159,22 @@ def scored_events(outcomes: pl.DataFrame, events: pl.DataFrame) -> pl.DataFrame:
 
 
 def flags_of_scored_events(
-    scored: pl.DataFrame, sessions: Sequence[dt.date], rules: CalibrationRules
+    batches: Iterable[pl.DataFrame], sessions: Sequence[dt.date], rules: CalibrationRules
 ) -> pl.DataFrame:
     """`rule_flags` from the events with their outcomes (`scored_events`, or the same rows read
-    from the store)."""
-    _require(scored, "scored events", SCORED_EVENT_COLUMNS)
+    from the store) in batches of any order: events and failures are counted per rule and
+    matured_on batch by batch, so a long history costs the memory of one batch."""
     days = _session_days(sessions)
-    direction = pl.col("direction").cast(pl.String)
-    failed = ((direction == "bullish") & (pl.col("ret_window") <= 0)) | (
-        (direction == "bearish") & (pl.col("ret_window") >= 0)
+    per_day = (
+        pl.concat([_failures_per_day(batch) for batch in batches] or [_failures_per_day(None)])
+        .group_by("rule_id", "matured_on")
+        .agg(pl.col("events").sum(), pl.col("failed").sum())
+        .sort("rule_id", "matured_on")
     )
-    judged = scored.select(
-        pl.col("rule_id").cast(pl.String),
-        pl.col("matured_on").to_physical(),
-        failed.cast(pl.Int64).alias("failed"),
-    ).sort("rule_id", "matured_on", "failed")
     columns: dict[str, list[np.ndarray]] = {name: [] for name in RULE_FLAG_COLUMNS[2:]}
     for rule_id in RULE_IDS:
-        rows = judged.filter(pl.col("rule_id") == rule_id)
-        count, (failures,) = _window_sums(rows, ("failed",), days, rules.failure_days)
+        rows = per_day.filter(pl.col("rule_id") == rule_id)
+        _, (count, failures) = _window_sums([rows], ("events", "failed"), days, rules.failure_days)
         with np.errstate(divide="ignore", invalid="ignore"):
             columns["failure_rate"].append(failures / count)
         columns["events"].append(count)
@@ -161,19 +183,41 @@ def flags_of_scored_events(
     return _table(days, "rule_id", RULE_IDS, columns, RULE_FLAG_SCHEMA)
 
 
+def _failures_per_day(scored: pl.DataFrame | None) -> pl.DataFrame:
+    """Events and failures per rule and matured_on (days since the epoch) of scored events (an
+    empty table for None)."""
+    if scored is None:
+        scored = pl.DataFrame(schema=SCORED_EVENT_SCHEMA)
+    _require(scored, "scored events", SCORED_EVENT_COLUMNS)
+    direction = pl.col("direction").cast(pl.String)
+    failed = ((direction == "bullish") & (pl.col("ret_window") <= 0)) | (
+        (direction == "bearish") & (pl.col("ret_window") >= 0)
+    )
+    return (
+        scored.select(
+            pl.col("rule_id").cast(pl.String),
+            pl.col("matured_on").to_physical().cast(pl.Int32),
+            failed.cast(pl.Int64).alias("failed"),
+        )
+        .group_by("rule_id", "matured_on")
+        .agg(pl.len().cast(pl.Int64).alias("events"), pl.col("failed").sum())
+    )
+
+
 def calibration_tables(
-    outcomes: pl.DataFrame,
-    scored: pl.DataFrame,
+    counted_of: Callable[[str], Iterable[pl.DataFrame]],
+    scored: Iterable[pl.DataFrame],
     path: Sequence[dt.date],
     start: dt.date,
     rules: Rules,
 ) -> dict[str, pl.DataFrame]:
-    """Tables `calibration` (from `outcomes`) and `rule_flags` (from the `scored` events) for
+    """Tables `calibration` (from the counted outcomes of each signal type, in batches as
+    `calibrate_sorted` takes them) and `rule_flags` (from the `scored` events, in batches) for
     the sessions of `path` from `start` on, stamped with the rules; the path runs from the
     first partition so that a run's range never changes a value."""
     stamp = {"rules_version": pl.lit(rules.version), "rules_hash": pl.lit(rules.hash)}
     frames = {
-        "calibration": calibrate(outcomes, path, rules.calibration),
+        "calibration": calibrate_sorted(counted_of, path, rules.calibration),
         "rule_flags": flags_of_scored_events(scored, path, rules.calibration),
     }
     return {
@@ -195,19 +239,44 @@ def _session_days(sessions: Sequence[dt.date]) -> pl.Series:
 
 
 def _window_sums(
-    rows: pl.DataFrame, values: Sequence[str], days: pl.Series, span: int
+    batches: Iterable[pl.DataFrame], values: Sequence[str], days: pl.Series, span: int
 ) -> tuple[np.ndarray, list[np.ndarray]]:
-    """Per session D: the number of `rows` with matured_on in [D - span, D) and their sums of
-    each column of `values`. `rows` is sorted by matured_on (days since the epoch)."""
-    matured_on = rows["matured_on"].to_numpy()
+    """Per session D: the number of rows with matured_on in [D - span, D) and their sums of
+    each column of `values`, the rows given in consecutive batches sorted by matured_on (days
+    since the epoch).
+
+    Each sum is a difference of two running totals, taken row by row over all batches (the
+    same bits as one cumulative sum over one frame); only the totals before each distinct
+    matured_on are kept, which is where every window starts or ends.
+    """
+    starts, counts = [], []
+    totals: dict[str, list[np.ndarray]] = {name: [] for name in values}
+    carry: dict[str, float | int] = dict.fromkeys(values, 0)
+    seen, last = 0, None
+    for batch in batches:
+        matured_on = batch["matured_on"].to_numpy()
+        if matured_on.size == 0:
+            continue
+        new_day = np.flatnonzero(np.diff(matured_on, prepend=matured_on[0] - 1))
+        if last is not None and matured_on[0] == last:
+            new_day = new_day[1:]
+        starts.append(matured_on[new_day])
+        counts.append(seen + new_day)
+        for name in values:
+            running = np.cumsum(np.concatenate(([carry[name]], batch[name].to_numpy())))
+            totals[name].append(running[new_day])
+            carry[name] = running[-1]
+        seen, last = seen + matured_on.size, matured_on[-1]
+    day_starts = np.concatenate([*starts, [np.iinfo(np.int64).max]])
+    before = np.concatenate([*counts, [seen]])
     day = days.to_physical().to_numpy()
-    first = np.searchsorted(matured_on, day - span, side="left")
-    end = np.searchsorted(matured_on, day, side="left")
+    first = np.searchsorted(day_starts, day - span, side="left")
+    end = np.searchsorted(day_starts, day, side="left")
     sums = []
     for name in values:
-        prefix = np.concatenate(([0], np.cumsum(rows[name].to_numpy())))
-        sums.append(prefix[end] - prefix[first])
-    return end - first, sums
+        at = np.concatenate([*totals[name], [carry[name]]])
+        sums.append(at[end] - at[first])
+    return before[end] - before[first], sums
 
 
 def _multiplier_path(target: np.ndarray, max_step: float) -> np.ndarray:

@@ -22,12 +22,16 @@ from polars.testing import assert_frame_equal
 from marketflow_assets.validation.calibration import (
     CALIBRATION_COLUMNS,
     CALIBRATION_SCHEMA,
+    COUNTED_COLUMNS,
     RULE_FLAG_COLUMNS,
     RULE_FLAG_SCHEMA,
     RULE_IDS,
     SIGNALS,
     calibrate,
+    calibrate_sorted,
+    flags_of_scored_events,
     rule_flags,
+    scored_events,
 )
 from marketflow_assets.vpa import load_rules
 from marketflow_assets.vpa.events import EVENTS_SCHEMA
@@ -574,6 +578,35 @@ def test_random_history_exercises_the_tables(
     assert calibration.filter(pl.col("matured").is_between(1, 9)).height == 10
     assert (flags["flagged"].sum(), flags.height) == (247, 1680)
     assert (events["confirmed_at"].gt(events["date"]).sum(), events.height) == (85, 218)
+
+
+@pytest.mark.parametrize("rows", [1, 5, 64])
+def test_batches_of_any_size_give_the_tables_of_one_frame(
+    history: tuple[pl.DataFrame, pl.DataFrame, list[dt.date]], rows: int
+) -> None:
+    """The store hands the calibration its rows in batches; the bits are those of one pass."""
+    outcomes, events, _ = history
+    counted = (
+        outcomes.filter(~pl.col("warmup") & pl.col("hit").is_not_null())
+        .select("signal", *COUNTED_COLUMNS)
+        .sort("signal", "matured_on", "confidence", "hit")
+    )
+
+    def batches_of(signal: str) -> list[pl.DataFrame]:
+        rows_of = counted.filter(pl.col("signal") == signal).drop("signal")
+        return list(rows_of.iter_slices(rows))
+
+    scored = scored_events(outcomes, events).sample(fraction=1.0, shuffle=True, seed=rows)
+    expected = pipeline(outcomes, events)
+    assert len(batches_of("BUY")) > 1
+    assert_frame_equal(
+        calibrate_sorted(batches_of, SESSIONS, PIT_RULES), expected["calibration"], check_exact=True
+    )
+    assert_frame_equal(
+        flags_of_scored_events(scored.iter_slices(rows), SESSIONS, PIT_RULES),
+        expected["rule_flags"],
+        check_exact=True,
+    )
 
 
 def test_perturbation_changes_only_outcomes_matured_on_or_after_d(

@@ -17,7 +17,7 @@ from marketflow_assets.store.reads import (
     matured_rules,
     missing_sessions,
     read_bars,
-    read_matured_outcomes,
+    read_counted_outcomes,
     read_of_rules,
     read_scored_events,
     read_signals_to_score,
@@ -40,6 +40,8 @@ from marketflow_assets.vpa.rules import Rules
 # Memory one signal costs while it is scored: its window's bars gathered step by step (up to
 # the window's sessions), with room to spare.
 OUTCOME_ROW_BYTES = 8 << 10
+# Memory one matured outcome or scored event costs while the calibration reads it in batches.
+CALIBRATION_ROW_BYTES = 256
 # What the run's metadata counts, kept from each chunk (words as categories: a few bytes a row).
 OUTCOME_COUNTED = (
     pl.col("signal").cast(pl.Categorical),
@@ -67,6 +69,7 @@ def build_assets(area: AreaContext) -> list[dg.AssetsDefinition]:
     # The mappings only draw the lineage and the UI's hints: each asset checks the exact window
     # it reads in the store, as the mappings cut windows at the edge of the partitions.
     longest = max_window_sessions(window_days)
+    batch_rows = (area.settings.memory_mib << 20) // CALIBRATION_ROW_BYTES
 
     @area.session_asset(
         group_name="validation",
@@ -145,9 +148,13 @@ def build_assets(area: AreaContext) -> list[dg.AssetsDefinition]:
                     "matured outcome. Turn on the validation sensor or run `marketflow backfill`."
                 )
             require_rules("outcomes", matured_rules(conn, window.end), rules.hash)
-            outcomes = read_matured_outcomes(conn, window.end)
-            scored = read_scored_events(conn, path[0], window.end, window.end)
-            frames = calibration_tables(outcomes, scored, path, window.start, rules)
+            frames = calibration_tables(
+                lambda signal: read_counted_outcomes(conn, window.end, signal, batch_rows),
+                read_scored_events(conn, path[0], window.end, window.end, batch_rows),
+                path,
+                window.start,
+                rules,
+            )
             window.write(conn, frames, "signal_calibration")
         return dg.MaterializeResult(
             metadata=calibration_summary(frames["calibration"], frames["rule_flags"])

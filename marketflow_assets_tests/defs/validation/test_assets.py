@@ -23,13 +23,13 @@ from marketflow_assets.runs.launch import run_stage
 from marketflow_assets.runs.plan import ANALYSIS_ASSETS, FEEDBACK_ASSETS, Stage, staged_backfill
 from marketflow_assets.runs.report import failure_reasons
 from marketflow_assets.settings import Settings
-from marketflow_assets.store.reads import read_matured_outcomes, read_scored_events, read_window
+from marketflow_assets.store.reads import read_counted_outcomes, read_scored_events, read_window
 from marketflow_assets.training.snapshots import load_snapshot
 from marketflow_assets.validation.calibration import (
     calibrate,
+    calibrate_sorted,
     flags_of_scored_events,
     rule_flags,
-    scored_events,
 )
 from marketflow_assets_tests.defs.stores import copy_of
 
@@ -252,20 +252,14 @@ def test_the_calibration_reads_what_the_in_memory_functions_count(stored: Stored
     with duckdb.connect(str(stored.settings.duckdb_path), read_only=True) as conn:
         outcomes = conn.sql(f"SELECT * FROM outcomes WHERE matured_on < DATE '{END}'").pl()
         events = read_window(conn, "events", path[0], path[-1])
-        matured = read_matured_outcomes(conn, path[-1])
-        scored = read_scored_events(conn, path[0], path[-1], path[-1])
-    # Only the outcomes the calibration counts, with only the columns it reads.
-    assert matured.columns == ["signal", "confidence", "warmup", "matured_on", "hit"]
-    assert 0 < matured.height < outcomes.height
-    assert_frame_equal(calibrate(matured, path, rules), calibrate(outcomes, path, rules))
-    key = ["rule_id", "matured_on", "direction", "ret_window"]
+        # Batches of 3 rows: each signal's rows split across several of them.
+        counted = {s: list(read_counted_outcomes(conn, path[-1], s, 3)) for s in SIGNALS}
+        scored = list(read_scored_events(conn, path[0], path[-1], path[-1], 3))
+    assert all(len(batches) > 1 for batches in counted.values())
+    assert sum(b.height for b in scored) > 0
     assert_frame_equal(
-        scored.sort(key),
-        scored_events(outcomes, events)
-        .cast({"rule_id": pl.String, "direction": pl.String})
-        .sort(key),
+        calibrate_sorted(counted.__getitem__, path, rules), calibrate(outcomes, path, rules)
     )
-    assert scored.height > 0
     assert_frame_equal(
         flags_of_scored_events(scored, path, rules), rule_flags(outcomes, events, path, rules)
     )
