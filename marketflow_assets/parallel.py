@@ -86,6 +86,9 @@ class FramePool(Generic[State]):
     def __init__(self, workers: int, setup: Callable[..., State] | None = None, *args: Any) -> None:
         if workers < 1:
             raise ValueError(f"workers must be at least 1, not {workers}")
+        if multiprocessing.current_process().daemon:
+            # A daemonic process (a Celery worker's run) may not start processes of its own.
+            workers = 1
         self.workers = workers
         self._executor: ProcessPoolExecutor | None = None
         self._state: State | None = None

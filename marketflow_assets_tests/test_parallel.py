@@ -112,3 +112,23 @@ def test_at_least_one_worker() -> None:
     assert available_cores() >= 1
     with pytest.raises(ValueError, match="at least 1"):
         FramePool(0)
+
+
+def _pool_in_a_daemon(log: Path, out: Path) -> None:
+    """In a daemonic process: a two-worker pool's results, written where the test reads them."""
+    with FramePool(2, logged_setup, log) as pool:
+        pl.concat(pool.map(scaled, groups([3, 4]))).write_parquet(out)
+
+
+def test_a_daemonic_process_does_the_work_itself(tmp_path: Path) -> None:
+    import multiprocessing
+
+    process = multiprocessing.get_context("spawn").Process(
+        target=_pool_in_a_daemon, args=(tmp_path / "log", tmp_path / "out.parquet"), daemon=True
+    )
+    process.start()
+    process.join(60)
+    assert process.exitcode == 0
+    result = pl.read_parquet(tmp_path / "out.parquet")
+    assert result["value"].to_list() == [10 * v for v in range(7)]
+    assert set(result["pid"]) == {process.pid}
