@@ -29,7 +29,7 @@ import dagster as dg
 from vpa import universe
 
 from marketflow_assets.runs.instance import instance_server, project_instance
-from marketflow_assets.settings import INSTANCE_NAMES, Settings
+from marketflow_assets.settings import DEFAULT_INSTANCE, INSTANCE_NAMES, Settings
 
 RESULTS = Path(__file__).with_name("results.json")
 TARGET_SECONDS = 300
@@ -157,7 +157,7 @@ def main() -> int:
     parser.add_argument(
         "--instance",
         choices=INSTANCE_NAMES,
-        default="sqlite",
+        default=DEFAULT_INSTANCE,
         help="where Dagster keeps the run history (MARKETFLOW_INSTANCE)",
     )
     parser.add_argument(
