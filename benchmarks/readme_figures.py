@@ -148,12 +148,38 @@ def figures(results: Mapping[str, Any]) -> dict[str, str]:
     }
 
 
+def scale_blocks(results: Mapping[str, Any]) -> list[str]:
+    """A bullet per recorded `make scale` run: end to end, peak, and each run's time."""
+    blocks = []
+    for name, run in results.get("scale", {}).items():
+        stages = "; ".join(
+            f"{stage['stage']} {seconds(stage['seconds'])} s"
+            + (
+                f" ({stage['dagster_share']:.0%} outside the steps' own work)"
+                if "dagster_share" in stage
+                else ""
+            )
+            + f", {stage['peak_rss_gib']:.1f} GiB"
+            for stage in run["stages"]
+        )
+        instance = run.get("instance", "sqlite")
+        outcome = "finished" if run["succeeded"] else "failed"
+        blocks.append(
+            f"- **Scale** (`make scale`, {name.split()[0]}, run history in {instance}, measured"
+            f" on {run['measured_on']}): {count(run['bars'])} bars through `marketflow backfill`"
+            f" and an export {outcome} in {seconds(run['end_to_end_s'])} s end to end with a peak"
+            f" of {run['peak_rss_gib']:.1f} GiB for the whole process tree (target:"
+            f" {run['target']}; {met(run)}). By run: {stages}."
+        )
+    return blocks
+
+
 def render(results: Mapping[str, Any]) -> str:
     """The section's body: TEMPLATE filled from `results`, each paragraph and bullet wrapped."""
     values = figures(results)
     lines = []
-    for block in TEMPLATE:
-        text = block.format(**values)
+    for block in [*TEMPLATE, *scale_blocks(results)]:
+        text = block.format(**values) if block in TEMPLATE else block
         text = COMPARISON.sub(rf"{NO_BREAK}\1{NO_BREAK}", text)
         indent = "  " if text.startswith("- ") else ""
         wrapped = textwrap.fill(
