@@ -166,7 +166,8 @@ def scale_blocks(results: Mapping[str, Any]) -> list[str]:
         outcome = "finished" if run["succeeded"] else "failed"
         blocks.append(
             f"- **Scale** (`make scale`, {name.split()[0]}, run history in {instance}, measured"
-            f" on {run['measured_on']}): {count(run['bars'])} bars through `marketflow backfill`"
+            f" on {run['measured_on']}{', ' + run['note'] if 'note' in run else ''}):"
+            f" {count(run['bars'])} bars through `marketflow backfill`"
             f" and an export {outcome} in {seconds(run['end_to_end_s'])} s end to end with a peak"
             f" of {run['peak_rss_gib']:.1f} GiB for the whole process tree (target:"
             f" {run['target']}; {met(run)}). By run: {stages}."
