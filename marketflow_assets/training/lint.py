@@ -209,8 +209,11 @@ def _unknown_numbers_and_dates(pairs: pl.DataFrame, snapshots: pl.DataFrame) -> 
     """Numbers and dates of prompts and responses that their snapshot does not hold."""
     meta = ["pair_id", "conversation_type", "template_name", "field"]
     # Each text keeps its own pair's snapshot, even when two pairs share an id (the same text
-    # made from the snapshots of two rules versions).
-    texts = _long(pairs.filter(pl.col("key").is_not_null()), NUMBER_FIELDS, "key")
+    # made from the snapshots of two rules versions); its tokens carry its row only, and the
+    # few wrong ones get their pair's names at the end.
+    texts = _long(pairs.filter(pl.col("key").is_not_null()), NUMBER_FIELDS, "key").with_row_index(
+        "text_row"
+    )
     used = pairs.select(pl.col("key").drop_nulls().unique().cast(pl.UInt32))
     known = _tokens(
         snapshots.lazy()
@@ -219,7 +222,7 @@ def _unknown_numbers_and_dates(pairs: pl.DataFrame, snapshots: pl.DataFrame) -> 
         .select("key", pl.col("payload").str.replace_all(_PAYLOAD_NOISE, "")),
         "payload",
     )
-    written = _tokens(texts, "text")
+    written = _tokens(texts.select("text_row", "key", "text"), "text")
     # The same token of the same snapshot is checked once (prompts share their market data).
     distinct = written.filter(pl.col("kind") == "number").unique(["key", "token"])
     known_values = (
@@ -248,7 +251,7 @@ def _unknown_numbers_and_dates(pairs: pl.DataFrame, snapshots: pl.DataFrame) -> 
         .select("key", "token")
     )
     numbers = written.join(wrong_numbers, on=["key", "token"], how="semi").select(
-        *meta, *_problem("unknown_number", pl.col("token"))
+        "text_row", *_problem("unknown_number", pl.col("token"))
     )
     dates = (
         written.filter(pl.col("kind") == "date")
@@ -257,6 +260,11 @@ def _unknown_numbers_and_dates(pairs: pl.DataFrame, snapshots: pl.DataFrame) -> 
             on=["key", "token"],
             how="anti",
         )
-        .select(*meta, *_problem("unknown_date", pl.col("token")))
+        .select("text_row", *_problem("unknown_date", pl.col("token")))
     )
-    return pl.concat([numbers, dates]).collect()
+    return (
+        pl.concat([numbers, dates])
+        .join(texts.select("text_row", *meta), on="text_row")
+        .select(*meta, "problem", "detail")
+        .collect()
+    )

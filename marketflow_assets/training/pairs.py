@@ -41,9 +41,10 @@ PAIR_COLUMNS = (
     "response",
 )
 _HASH_SPACE = 16**8
-# Snapshots one task renders: a few MB of text in a worker, and some 0.1 s of work, so that
-# sending the frames costs little beside it and the workers finish a chunk together.
-PART_ROWS = 2_000
+# Snapshots one task renders: some 0.1 s of work, so that sending the frames costs little beside
+# it and the workers finish a chunk together; each worker holds a few MB of text at a time
+# (a worker's memory grows with it: some 230 MB at 1,000, 300 MB at 2,000).
+PART_ROWS = 1_000
 
 
 def select_snapshots(snapshots: pl.DataFrame, quiet_sample: float) -> pl.DataFrame:
