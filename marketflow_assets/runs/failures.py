@@ -12,7 +12,9 @@ from __future__ import annotations
 import logging
 
 import dagster as dg
-from dagster._core.events import AssetMaterializationPlannedData, DagsterEvent
+
+# Dagster exports no way to build a planned event; this is the one its run creation uses.
+from dagster._core.events import AssetMaterializationPlannedData
 
 
 def mark_failed_partitions(instance: dg.DagsterInstance, run_id: str) -> int:
@@ -45,7 +47,7 @@ def mark_failed_partitions(instance: dg.DagsterInstance, run_id: str) -> int:
                 continue
             planned_one = AssetMaterializationPlannedData(data.asset_key, partition=key)
             instance.report_dagster_event(
-                DagsterEvent.build_asset_materialization_planned_event(
+                dg.DagsterEvent.build_asset_materialization_planned_event(
                     run.job_name, step_key, planned_one
                 ),
                 run_id,

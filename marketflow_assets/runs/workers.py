@@ -20,7 +20,8 @@ from dataclasses import dataclass
 
 import dagster as dg
 from celery.exceptions import DuplicateTaskNameWarning
-from dagster._core.launcher import WorkerStatus
+
+# The type of a job's code origin, which Dagster does not export.
 from dagster._core.origin import JobPythonOrigin
 from dagster_celery.tags import DAGSTER_CELERY_TASK_ID_TAG
 from kombu.exceptions import OperationalError
@@ -226,7 +227,7 @@ def _settled(instance: dg.DagsterInstance, run_id: str) -> dg.DagsterRun:
     if run.status in FINISHED or DAGSTER_CELERY_TASK_ID_TAG not in run.tags:
         return run
     health = instance.run_launcher.check_run_worker_health(run)
-    if health.status == WorkerStatus.FAILED:
+    if health.status.value == "FAILED":
         instance.report_run_failed(run, f"the worker's task failed: {health.msg}")
         run = instance.get_run_by_id(run_id)
     return run  # type: ignore[return-value]
