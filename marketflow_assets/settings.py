@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from importlib.resources import files
 from pathlib import Path
 
+from marketflow_assets.store.lake import Lake
 from marketflow_assets.vpa.rules import DEFAULT_RULES_PATH
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -62,6 +63,13 @@ class Settings:
     # Worker processes of CPU-bound work (rendering, lint); None: every core this process may
     # use; 1: in this process.
     workers: int | None = None
+    # A folder of Delta tables that is the store instead of the DuckDB file (store/lake.py).
+    lake_dir: Path | None = None
+
+    @property
+    def store_location(self) -> Path | Lake:
+        """Where the store is: the lake when one is set, else the DuckDB file."""
+        return Lake(self.lake_dir) if self.lake_dir is not None else self.duckdb_path
 
     @property
     def exports_dir(self) -> Path:
@@ -77,6 +85,7 @@ class Settings:
         env = os.environ if environ is None else environ
         data_dir = Path(env.get("MARKETFLOW_DATA_DIR") or default_data_dir())
         duckdb_path = Path(env.get("MARKETFLOW_DUCKDB") or data_dir / "marketflow.duckdb")
+        lake_dir = Path(env["MARKETFLOW_LAKE"]) if env.get("MARKETFLOW_LAKE") else None
 
         source = (env.get("MARKETFLOW_SOURCE") or "sample").strip().lower()
         if source not in SOURCE_NAMES:
@@ -172,6 +181,7 @@ class Settings:
             postgres_url=postgres_url,
             celery_broker=celery_broker,
             workers=int(raw_workers) if raw_workers else None,
+            lake_dir=lake_dir,
         )
 
 

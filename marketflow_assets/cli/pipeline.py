@@ -185,7 +185,7 @@ def cmd_demo(settings: Settings, _args: argparse.Namespace) -> int:
     print_status(settings)
     print_scorecard(settings, by="strength")
     console.print(
-        f"\nStore: {settings.duckdb_path}\n"
+        f"\nStore: {settings.store_location}\n"
         f"Dagster run history: {project_instance().root_directory}\n"
         "Open the UI with `make ui`, then http://127.0.0.1:3000 (assets, runs, backfills).\n"
         "From a notebook: marketflow_assets.store.queries.query_snapshots(...), or a read-only "
@@ -233,7 +233,7 @@ def _export(
     )
     if not _report(result):
         return False
-    with open_store(settings.duckdb_path, read_only=True) as conn:
+    with open_store(settings.store_location, read_only=True) as conn:
         row = read_export(conn, name)
     if row["split_note"]:
         console.print(f"[yellow]note[/] {escape(row['split_note'])}")

@@ -22,7 +22,7 @@ from rich.text import Text
 from marketflow_assets.cli.output import compact_table, console, count_table, fits
 from marketflow_assets.settings import Settings
 from marketflow_assets.store import reviews
-from marketflow_assets.store.connection import open_store
+from marketflow_assets.store.connection import open_store, store_exists
 from marketflow_assets.store.queries import training_stats
 from marketflow_assets.store.reviews import REVIEW_STATUSES, ReviewError
 from marketflow_assets.training.templates import CONVERSATION_TYPES
@@ -45,7 +45,7 @@ def cmd_review(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def review_list(settings: Settings, args: argparse.Namespace) -> int:
-    with open_store(settings.duckdb_path, read_only=True) as conn:
+    with open_store(settings.store_location, read_only=True) as conn:
         pairs = reviews.list_pairs(
             conn,
             status=args.status,
@@ -91,7 +91,7 @@ def review_list(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def review_show(settings: Settings, args: argparse.Namespace) -> int:
-    with open_store(settings.duckdb_path, read_only=True) as conn:
+    with open_store(settings.store_location, read_only=True) as conn:
         pair = reviews.get_pair(conn, args.pair_id)
     console.print(
         f"Pair [bold]{pair['pair_id']}[/]\n"
@@ -158,7 +158,7 @@ def review_edit(settings: Settings, args: argparse.Namespace) -> int:
             raise ReviewError(f"cannot read {args.file}: {exc.strerror}") from exc
     else:
         # Read, then edit with no connection open: the write lock is taken only to record.
-        with open_store(settings.duckdb_path, read_only=True) as conn:
+        with open_store(settings.store_location, read_only=True) as conn:
             pair_id = reviews.resolve_pair_id(conn, args.pair_id)
             current = reviews.current_response(conn, pair_id)
         corrected = _edit_text(current, f"pair-{pair_id[:SHORT_ID]}.txt")
@@ -189,11 +189,11 @@ def _edit_text(text: str, name: str) -> str:
 
 def _writable_store(settings: Settings) -> AbstractContextManager[duckdb.DuckDBPyConnection]:
     """The store opened for writing a review; never creates one, which would hold no pairs."""
-    if not settings.duckdb_path.exists():
+    if not store_exists(settings.store_location):
         raise FileNotFoundError(
-            f"{settings.duckdb_path}: no store yet; run `marketflow demo` or a backfill first"
+            f"{settings.store_location}: no store yet; run `marketflow demo` or a backfill first"
         )
-    return open_store(settings.duckdb_path)
+    return open_store(settings.store_location)
 
 
 def _reviewer(args: argparse.Namespace) -> str:
@@ -206,7 +206,7 @@ def _reviewer(args: argparse.Namespace) -> str:
 
 
 def cmd_stats(settings: Settings, _args: argparse.Namespace) -> int:
-    with open_store(settings.duckdb_path, read_only=True) as conn:
+    with open_store(settings.store_location, read_only=True) as conn:
         stats = training_stats(conn)
     console.print(
         count_table(f"Training pairs ({stats['pairs']:,})", stats["pairs_by_type"], "pairs")

@@ -103,7 +103,7 @@ def print_scorecard(settings: Settings, by: str = "strength") -> None:
     rules = load_rules(settings.rules_path)
     days = rules.outcomes.window_days
     note = NOTE.format(ready=rules.scorecard.ready_min_matured)
-    with open_store(settings.duckdb_path, read_only=True) as conn:
+    with open_store(settings.store_location, read_only=True) as conn:
         scorecard = read_scorecard(conn)
     shown = scorecard.filter(rows).sort(
         pl.col("signal").replace_strict(SIGNALS, range(len(SIGNALS)), default=len(SIGNALS)),

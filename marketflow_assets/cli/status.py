@@ -21,13 +21,13 @@ from marketflow_assets.store.reads import (
 
 def print_status(settings: Settings) -> None:
     """Rows, tickers and dates per store table, then quarantine, pattern and signal counts."""
-    with open_store(settings.duckdb_path, read_only=True) as conn:
+    with open_store(settings.store_location, read_only=True) as conn:
         tables = summarize_tables(conn)
         reasons = quarantine_by_reason(conn)
         events = event_counts(conn)
         signals = signal_counts(conn)
     # The path on its own line: in a table's title it would be folded to the table's width.
-    console.print(f"Store {escape(str(settings.duckdb_path))}")
+    console.print(f"Store {escape(str(settings.store_location))}")
     table = compact_table(
         None, ("table", "rows", "tickers", "first date", "last date"), {"rows", "tickers"}
     )

@@ -13,6 +13,7 @@ from dagster_duckdb import DuckDBResource
 from marketflow_assets.settings import Settings
 from marketflow_assets.sources import MarketSource, make_source
 from marketflow_assets.store.connection import open_store
+from marketflow_assets.store.lake import Lake
 from marketflow_assets.vpa.rules import Rules
 
 
@@ -25,10 +26,13 @@ class StoreResource(DuckDBResource):
     """
 
     memory_mib: int | None = None
+    # A lake's folder (store/lake.py): the store is its Delta tables, not the file `database`.
+    lake: str | None = None
 
     @contextmanager
     def get_connection(self) -> Iterator[duckdb.DuckDBPyConnection]:
-        with open_store(self.database, memory_mib=self.memory_mib) as conn:
+        location = Lake(Path(self.lake)) if self.lake else self.database
+        with open_store(location, memory_mib=self.memory_mib) as conn:
             yield conn
 
 
@@ -65,7 +69,11 @@ class ReportsResource(dg.ConfigurableResource):
 def resources_from_settings(settings: Settings) -> dict[str, dg.ConfigurableResource]:
     """The resources of `defs`, built from validated settings."""
     return {
-        "store": StoreResource(database=str(settings.duckdb_path), memory_mib=settings.memory_mib),
+        "store": StoreResource(
+            database=str(settings.duckdb_path),
+            memory_mib=settings.memory_mib,
+            lake=str(settings.lake_dir) if settings.lake_dir else None,
+        ),
         "market_data": MarketDataResource(
             source=settings.source,
             files_dir=str(settings.files_dir) if settings.files_dir else None,

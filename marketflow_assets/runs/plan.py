@@ -80,7 +80,7 @@ def matured_end(area: AreaContext, start_key: str, end_key: str) -> str | None:
         for day in _dates(area.partitions.get_partition_keys())
         if start_key <= day.isoformat() <= end_key
     ]
-    with open_store(area.settings.duckdb_path, read_only=True) as conn:
+    with open_store(area.settings.store_location, read_only=True) as conn:
         bars = written_sessions(conn, "daily_bars")
     matured = matured_days(sessions, bars, area.rules.outcomes.window_days)
     return matured[-1].isoformat() if matured else None
@@ -113,7 +113,7 @@ def scoring_blocks(
     rules = area.rules
     window_days = rules.outcomes.window_days
     sessions = _dates(area.partitions.get_partition_keys())
-    with open_store(area.settings.duckdb_path, read_only=True) as conn:
+    with open_store(area.settings.store_location, read_only=True) as conn:
         written = {
             asset: written_sessions(conn, asset)
             for asset in ("daily_bars", "vpa_signals", "signal_outcomes")

@@ -9,7 +9,9 @@ from pathlib import Path
 
 import duckdb
 
+from marketflow_assets.store.lake import Lake, attach_lake, detach_lake
 from marketflow_assets.store.migrate import apply_migrations
+from marketflow_assets.store.writes import WINDOW_TABLES
 
 # DuckDB names the process holding a file's lock: "Conflicting lock is held in
 # /usr/bin/python3.11 (PID 1234)", some versions adding "by user NAME".
@@ -26,11 +28,16 @@ class StoreBusyError(RuntimeError):
 
 @contextmanager
 def open_store(
-    path: Path | str, read_only: bool = False, memory_mib: int | None = None
+    path: Path | str | Lake, read_only: bool = False, memory_mib: int | None = None
 ) -> Iterator[duckdb.DuckDBPyConnection]:
-    """A connection to the store at `path`, migrated unless read-only; closed on exit. With
-    `memory_mib` (at least DUCKDB_FLOOR_MIB), DuckDB keeps its buffers within it and spills
-    beyond (its default is most of the machine's memory, which a long run fills)."""
+    """A connection to the store at `path` (a DuckDB file, or a `Lake`), migrated unless
+    read-only; closed on exit. With `memory_mib` (at least DUCKDB_FLOOR_MIB), DuckDB keeps its
+    buffers within it and spills beyond (its default is most of the machine's memory, which a
+    long run fills)."""
+    if isinstance(path, Lake):
+        with _open_lake(path, read_only, memory_mib) as conn:
+            yield conn
+        return
     path = Path(path)
     if read_only and not path.exists():
         raise FileNotFoundError(f"{path}: no store yet; run `marketflow demo` or a backfill first")
@@ -51,6 +58,28 @@ def open_store(
             apply_migrations(conn)
         yield conn
     finally:
+        conn.close()
+
+
+def store_exists(location: Path | str | Lake) -> bool:
+    """Whether a store has been made at `location` (a DuckDB file, or a lake's folder)."""
+    return location.root.is_dir() if isinstance(location, Lake) else Path(location).exists()
+
+
+@contextmanager
+def _open_lake(
+    lake: Lake, read_only: bool, memory_mib: int | None
+) -> Iterator[duckdb.DuckDBPyConnection]:
+    """An in-memory DuckDB connection reading (and writing) `lake`'s Delta tables."""
+    conn = duckdb.connect()
+    try:
+        conn.execute("SET enable_progress_bar = false")
+        if memory_mib is not None:
+            limit_memory(conn, memory_mib)
+        attach_lake(conn, lake, WINDOW_TABLES, read_only=read_only)
+        yield conn
+    finally:
+        detach_lake(conn)
         conn.close()
 
 

@@ -59,7 +59,7 @@ def query_snapshots(
     sql = f"SELECT * FROM snapshots {condition}ORDER BY as_of, ticker"
     if conn is not None:
         return conn.sql(sql, params=params).pl()
-    with open_store(Settings.from_env().duckdb_path, read_only=True) as own:
+    with open_store(Settings.from_env().store_location, read_only=True) as own:
         return own.sql(sql, params=params).pl()
 
 

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import duckdb
 import polars as pl
 
+from marketflow_assets.store.lake import lake_of, lake_tables
 from marketflow_assets.store.writes import WINDOW_TABLES
 
 # Sort order of the partitioned tables that hold no ticker column.
@@ -242,18 +243,9 @@ class TableSummary:
 def summarize_tables(conn: duckdb.DuckDBPyConnection) -> list[TableSummary]:
     """Rows of every table, with tickers and first/last date where it has them (by the
     partition date column of a window table, else `date`)."""
-    tables = conn.execute(
-        "SELECT table_name FROM information_schema.tables WHERE table_schema = 'main' "
-        "AND table_type = 'BASE TABLE' AND table_name <> 'schema_migrations' ORDER BY table_name"
-    ).fetchall()
     summaries = []
-    for (table,) in tables:
-        columns = {
-            name
-            for (name,) in conn.execute(
-                "SELECT column_name FROM information_schema.columns WHERE table_name = ?", [table]
-            ).fetchall()
-        }
+    for table in lake_tables(conn) if lake_of(conn) else _file_tables(conn):
+        columns = set(conn.sql(f'SELECT * FROM "{table}" LIMIT 0').columns)
         tickers = "count(DISTINCT ticker)" if "ticker" in columns else "NULL"
         date_col = WINDOW_TABLES.get(table, "date")
         dates = f'min("{date_col}"), max("{date_col}")' if date_col in columns else "NULL, NULL"
@@ -262,6 +254,15 @@ def summarize_tables(conn: duckdb.DuckDBPyConnection) -> list[TableSummary]:
         ).fetchone()
         summaries.append(TableSummary(table, rows, n_tickers, first, last))
     return summaries
+
+
+def _file_tables(conn: duckdb.DuckDBPyConnection) -> list[str]:
+    """The tables of a DuckDB file's store, in name order."""
+    rows = conn.execute(
+        "SELECT table_name FROM information_schema.tables WHERE table_schema = 'main' "
+        "AND table_type = 'BASE TABLE' AND table_name <> 'schema_migrations' ORDER BY table_name"
+    ).fetchall()
+    return [name for (name,) in rows]
 
 
 def quarantine_by_reason(conn: duckdb.DuckDBPyConnection) -> dict[str, int]:

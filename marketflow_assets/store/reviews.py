@@ -13,6 +13,7 @@ from typing import Any
 import duckdb
 import polars as pl
 
+from marketflow_assets.store.lake import insert_checked, lake_of
 from marketflow_assets.training.templates import CONVERSATION_TYPES
 
 REVIEW_STATUSES = ("pending", "approved", "rejected", "edited")
@@ -152,11 +153,18 @@ def _append(
         raise ReviewError("a review needs a reviewer")
     # reviewed_at is a TIMESTAMP without time zone holding UTC.
     now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
-    conn.execute(
-        "INSERT INTO reviews (pair_id, status, reason, edited_response, reviewer, reviewed_at) "
-        "VALUES (?, ?, ?, ?, ?, ?)",
-        [pair_id, status, reason, edited_response, reviewer.strip(), now],
+    values = [pair_id, status, reason, edited_response, reviewer.strip(), now]
+    columns = "pair_id, status, reason, edited_response, reviewer, reviewed_at"
+    lake = lake_of(conn)
+    if lake is None:
+        conn.execute(f"INSERT INTO reviews ({columns}) VALUES (?, ?, ?, ?, ?, ?)", values)
+        return
+    # A lake has no sequence shared between connections: the next id follows the lake's last.
+    insert = (
+        f"INSERT INTO {{table}} (review_id, {columns}) "
+        "SELECT (SELECT coalesce(max(review_id), 0) + 1 FROM reviews), ?, ?, ?, ?, ?, ?"
     )
+    insert_checked(conn, lake, "reviews", insert, values)
 
 
 def _current_response(conn: duckdb.DuckDBPyConnection, full_id: str) -> str:

@@ -1,5 +1,9 @@
 """The store's writers: delete a partition window (or a whole table) and insert its rows in one
-transaction, or a window written in shards: cleared, appended shard by shard, then recorded."""
+transaction, or a window written in shards: cleared, appended shard by shard, then recorded.
+
+On a lake each table's write is its own Delta commit, so a window forgets its sessions in the
+ledger first and records them last: a write cut short leaves them unwritten, never half-written.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +14,8 @@ from contextlib import contextmanager
 import duckdb
 import polars as pl
 import pyarrow as pa
+
+from marketflow_assets.store.lake import append_rows, conformed, lake_of, replace_rows
 
 # Tables a partition write may touch, with the column holding the partition date.
 WINDOW_TABLES: dict[str, str] = {
@@ -59,6 +65,19 @@ def replace_windows(
             other = frame.filter(pl.col(column) != value)
             if other.height:
                 raise ValueError(f"{table}: {other.height} row(s) with {column} other than {value}")
+    lake = lake_of(conn)
+    if lake is not None:
+        if asset is not None:
+            replace_rows(
+                conn, lake, "materialized_sessions", None, _ledger_window(asset, start, end)
+            )
+        # Every table's rows checked before the first commit: a bad frame writes nothing.
+        rows = {table: _lake_rows(conn, table, frame) for table, frame in frames.items()}
+        for table, arrow in rows.items():
+            replace_rows(conn, lake, table, arrow, {WINDOW_TABLES[table]: (start, end), **scope})
+        if asset is not None:
+            record_written(conn, asset, start, end, sessions)
+        return {table: frame.height for table, frame in frames.items()}
     with _registered(conn, frames) as views, _transaction(conn):
         for table, view in views.items():
             date_col = WINDOW_TABLES[table]
@@ -87,6 +106,12 @@ def clear_windows(
     unknown = [table for table in tables if table not in WINDOW_TABLES]
     if unknown:
         raise ValueError(f"{unknown} are not partitioned tables ({', '.join(WINDOW_TABLES)})")
+    lake = lake_of(conn)
+    if lake is not None:
+        replace_rows(conn, lake, "materialized_sessions", None, _ledger_window(asset, start, end))
+        for table in tables:
+            replace_rows(conn, lake, table, None, {WINDOW_TABLES[table]: (start, end)})
+        return
     with _transaction(conn):
         for table in tables:
             conn.execute(
@@ -104,9 +129,15 @@ def append_windows(
     """Insert each frame into its table, all or nothing; every row must be dated in [start, end]
     (a window `clear_windows` emptied). Returns rows written per table."""
     _check_window(frames, start, end)
-    with _registered(conn, frames) as views, _transaction(conn):
-        for table, view in views.items():
-            conn.execute(f"INSERT INTO {table} BY NAME SELECT * FROM {view}")
+    lake = lake_of(conn)
+    if lake is not None:
+        rows = {table: _lake_rows(conn, table, frame) for table, frame in frames.items()}
+        for table, arrow in rows.items():
+            append_rows(conn, lake, table, arrow)
+    else:
+        with _registered(conn, frames) as views, _transaction(conn):
+            for table, view in views.items():
+                conn.execute(f"INSERT INTO {table} BY NAME SELECT * FROM {view}")
     return {table: frame.height for table, frame in frames.items()}
 
 
@@ -119,6 +150,13 @@ def record_written(
 ) -> None:
     """Record `sessions` (those of [start, end]) as written by `asset`: the last step of a
     window written in shards, once every shard is in."""
+    lake = lake_of(conn)
+    if lake is not None:
+        ledger = pa.table(
+            {"asset": pa.array([asset] * len(sessions)), "date": pa.array(sessions, pa.date32())}
+        )
+        replace_rows(conn, lake, "materialized_sessions", ledger, _ledger_window(asset, start, end))
+        return
     with _transaction(conn):
         _forget(conn, asset, start, end)
         _record(conn, asset, sessions)
@@ -126,6 +164,10 @@ def record_written(
 
 def replace_table(conn: duckdb.DuckDBPyConnection, table: str, frame: pl.DataFrame) -> int:
     """Replace every row of an unpartitioned table with `frame`, all or nothing."""
+    lake = lake_of(conn)
+    if lake is not None:
+        replace_rows(conn, lake, table, _lake_rows(conn, table, frame), {})
+        return frame.height
     with _registered(conn, {table: frame}) as views, _transaction(conn):
         conn.execute(f'DELETE FROM "{table}"')
         conn.execute(f'INSERT INTO "{table}" BY NAME SELECT * FROM {views[table]}')
@@ -143,6 +185,17 @@ def _check_window(frames: Mapping[str, pl.DataFrame], start: dt.date, end: dt.da
                 f"{table}: {outside.height} row(s) dated outside the window {start}..{end}, "
                 f"first {outside.row(0, named=True)}"
             )
+
+
+def _lake_rows(conn: duckdb.DuckDBPyConnection, table: str, frame: pl.DataFrame) -> pa.Table:
+    """`frame` as `table` holds it in the lake; in Arrow's plain layouts, which pyarrow can cast
+    (it has no kernels for categories of string views)."""
+    return conformed(conn, table, frame.to_arrow(compat_level=pl.CompatLevel.oldest()))
+
+
+def _ledger_window(asset: str, start: dt.date, end: dt.date) -> dict[str, str | tuple]:
+    """The ledger's rows of `asset` in [start, end], as a lake predicate."""
+    return {"asset": asset, "date": (start, end)}
 
 
 @contextmanager

@@ -9,8 +9,13 @@ import pytest
 
 from marketflow_assets.store import reviews
 from marketflow_assets.store.connection import open_store
+from marketflow_assets.store.exports import record_export
+from marketflow_assets.store.lake import Lake
 from marketflow_assets.store.queries import QueryError, query_snapshots, training_stats
-from marketflow_assets.store.writes import replace_windows
+from marketflow_assets.store.writes import clear_windows, replace_windows
+from marketflow_assets.training.export import ExportSummary
+from marketflow_assets.training.splits import SPLITS
+from marketflow_assets_tests.store.conftest import StorePath
 from marketflow_assets_tests.store.test_reviews import pair_rows
 
 D1, D2, D3 = dt.date(2024, 7, 1), dt.date(2024, 7, 2), dt.date(2024, 7, 3)
@@ -41,7 +46,7 @@ def snapshot_rows(*snapshots: tuple[str, dt.date, str, str, float, bool]) -> pl.
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Path:
+def store(store_path: StorePath) -> StorePath:
     """Five snapshots over three sessions, one of them in warm-up; the store closed again."""
     snapshots = snapshot_rows(
         ("BBB", D1, "HOLD", "WEAK", 0.0, True),
@@ -50,9 +55,9 @@ def store(tmp_path: Path) -> Path:
         ("BBB", D2, "BUY", "WEAK", 0.3, False),
         ("AAA", D3, "BUY", "WEAK", 0.5, False),
     )
-    with open_store(tmp_path / "s.duckdb") as conn:
+    with open_store(store_path) as conn:
         replace_windows(conn, {"snapshots": snapshots}, D1, D3)
-    return tmp_path / "s.duckdb"
+    return store_path
 
 
 def keys(frame: pl.DataFrame) -> list[tuple[str, dt.date]]:
@@ -87,13 +92,16 @@ def test_query_snapshots_returns_extracted_columns_and_payload(store: Path) -> N
 
 
 def test_query_snapshots_opens_the_configured_store(
-    store: Path, monkeypatch: pytest.MonkeyPatch
+    store: StorePath, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("MARKETFLOW_DUCKDB", str(store))
+    if isinstance(store, Lake):
+        monkeypatch.setenv("MARKETFLOW_LAKE", str(store.root))
+    else:
+        monkeypatch.setenv("MARKETFLOW_DUCKDB", str(store))
     assert query_snapshots(signal="SELL")["ticker"].to_list() == ["AAA"]
     # Closed again: the store can be opened for writing.
     with open_store(store) as conn:
-        conn.execute("DELETE FROM snapshots")
+        clear_windows(conn, ["snapshots"], D1, D3, "analysis_snapshots")
 
 
 @pytest.mark.parametrize(
@@ -121,14 +129,8 @@ def test_training_stats_counts_pairs_exports_and_snapshots(store: Path) -> None:
         replace_windows(conn, {"training_pairs": pairs}, D1, D3)
         reviews.approve(conn, approved, reviewer="ana")
         reviews.reject(conn, rejected, reason="vague", reviewer="ana")
-        conn.execute(
-            "INSERT INTO exports (name, path, start_date, end_date, only_approved, pairs, "
-            "train_rows, validation_rows, test_rows, near_duplicates_dropped, manifest_sha256, "
-            "exported_at) VALUES "
-            "('all', 'exports/all', NULL, NULL, false, 3, 2, 1, 0, 0, 'x', '2024-08-01 10:00'), "
-            "('approved', 'exports/approved', NULL, NULL, true, 1, 1, 0, 0, 0, 'y', "
-            "'2024-08-02 10:00')"
-        )
+        for name, approved_only, rows in (("all", False, (2, 1, 0)), ("approved", True, (1, 0, 0))):
+            record_export(conn, export_summary(name, approved_only, rows))
         stats = training_stats(conn)
 
     assert stats["pairs"] == 3
@@ -149,8 +151,28 @@ def test_training_stats_counts_pairs_exports_and_snapshots(store: Path) -> None:
     ]
 
 
-def test_training_stats_of_an_empty_store(tmp_path: Path) -> None:
-    with open_store(tmp_path / "s.duckdb") as conn:
+def export_summary(name: str, only_approved: bool, rows: tuple[int, ...]) -> ExportSummary:
+    """The facts of an export named `name` that wrote `rows` (train, validation, test)."""
+    return ExportSummary(
+        name=name,
+        start=None,
+        end=None,
+        only_approved=only_approved,
+        path=Path("exports") / name,
+        split="date",
+        note=None,
+        rows=dict(zip(SPLITS, rows, strict=True)),
+        date_ranges={},
+        pairs_in=sum(rows),
+        purged=0,
+        near_duplicates_dropped=0,
+        manifest_sha256="x",
+        files=(),
+    )
+
+
+def test_training_stats_of_an_empty_store(store_path: StorePath) -> None:
+    with open_store(store_path) as conn:
         stats = training_stats(conn)
     assert stats["pairs"] == 0
     assert stats["pairs_by_status"]["pairs"].to_list() == [0, 0, 0, 0]

@@ -18,21 +18,22 @@ from marketflow_assets.store.reads import (
 )
 from marketflow_assets.store.writes import replace_windows
 from marketflow_assets_tests.frames import bars_for
+from marketflow_assets_tests.store.conftest import StorePath
 
 START, END = dt.date(2024, 7, 1), dt.date(2024, 7, 12)
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Path:
+def store(store_path: StorePath) -> StorePath:
     bars = bars_for(["AAA", "BBB", "CCC"], START, END)
     result = sort_bars(
         bars.with_columns(volume=bars["volume"] * -1).head(2).vstack(bars.slice(2)),
         sessions_between(START, END),
         "t",
     )
-    with open_store(tmp_path / "s.duckdb") as conn:
+    with open_store(store_path) as conn:
         replace_windows(conn, {"bars": result.bars, "quarantine": result.quarantine}, START, END)
-    return tmp_path / "s.duckdb"
+    return store_path
 
 
 def test_read_bars_filters_dates_and_tickers(store: Path) -> None:
@@ -71,12 +72,12 @@ def test_summaries_count_rows_tickers_and_reasons(store: Path) -> None:
     assert dupes == 0
 
 
-def test_bars_can_carry_their_split_ratio(tmp_path: Path) -> None:
+def test_bars_can_carry_their_split_ratio(store_path: StorePath) -> None:
     bars = bars_for(["AAA"], START, END).with_columns(
         split_ratio=pl.when(pl.col("date") == dt.date(2024, 7, 8)).then(2.0)
     )
     result = sort_bars(bars, sessions_between(START, END), "t")
-    with open_store(tmp_path / "splits.duckdb") as conn:
+    with open_store(store_path) as conn:
         replace_windows(
             conn, {"bars": result.bars, "corporate_actions": result.corporate_actions}, START, END
         )
@@ -96,16 +97,20 @@ def test_warmup_mismatches_compare_flags_with_stored_history(store: Path) -> Non
             "date",
             (pl.int_range(pl.len()).over("ticker") < 3).alias("warmup"),
         )
-        conn.register("incoming", features.to_arrow())
-        conn.execute("CREATE TEMP TABLE f AS SELECT * FROM incoming")
-        conn.execute(
-            "INSERT INTO features BY NAME SELECT f.*, 0.0 AS open, 0.0 AS high, 0.0 AS low, "
-            "0.0 AS close, 0.0 AS volume, 1.0 AS split_ratio, 0.0 AS range, 0.0 AS body, "
-            "0.0 AS upper_wick, 0.0 AS lower_wick, 0.5 AS close_location, "
-            "f.date AS week_start, 1 AS week_bars, 0.0 AS week_open, 0.0 AS week_high, "
-            "0.0 AS week_low, 0.0 AS week_volume, 0.5 AS week_close_location, "
-            "'v' AS rules_version, 'h' AS rules_hash FROM f"
+        zeros = ("open", "high", "low", "close", "volume", "range", "body", "upper_wick")
+        features = features.with_columns(
+            *(pl.lit(0.0).alias(name) for name in zeros),
+            *(pl.lit(0.0).alias(f"week_{name}") for name in ("open", "high", "low", "volume")),
+            pl.lit(0.0).alias("lower_wick"),
+            pl.lit(1.0).alias("split_ratio"),
+            pl.lit(0.5).alias("close_location"),
+            pl.lit(0.5).alias("week_close_location"),
+            pl.col("date").alias("week_start"),
+            pl.lit(1).alias("week_bars"),
+            pl.lit("v").alias("rules_version"),
+            pl.lit("h").alias("rules_hash"),
         )
+        replace_windows(conn, {"features": features}, START, END)
         assert warmup_mismatches(conn, START, END, 3).height == 0
         wrong = warmup_mismatches(conn, START, END, 4)
     # Each ticker's fourth stored bar (three before it) is warm-up under a four-bar rule.
@@ -116,7 +121,7 @@ def test_warmup_mismatches_compare_flags_with_stored_history(store: Path) -> Non
     ]
 
 
-def test_a_split_whose_bar_was_quarantined_applies_to_the_next_bar(tmp_path: Path) -> None:
+def test_a_split_whose_bar_was_quarantined_applies_to_the_next_bar(store_path: StorePath) -> None:
     split_day, next_day = dt.date(2024, 7, 8), dt.date(2024, 7, 9)
     bars = bars_for(["AAA"], START, END).with_columns(
         split_ratio=pl.when(pl.col("date") == split_day).then(2.0),
@@ -124,7 +129,7 @@ def test_a_split_whose_bar_was_quarantined_applies_to_the_next_bar(tmp_path: Pat
     )
     result = sort_bars(bars, sessions_between(START, END), "t")
     assert result.quarantine["date"].to_list() == [split_day]
-    with open_store(tmp_path / "splits.duckdb") as conn:
+    with open_store(store_path) as conn:
         replace_windows(
             conn, {"bars": result.bars, "corporate_actions": result.corporate_actions}, START, END
         )
@@ -132,13 +137,13 @@ def test_a_split_whose_bar_was_quarantined_applies_to_the_next_bar(tmp_path: Pat
     assert ratios.filter(pl.col("split_ratio").is_not_null()).rows() == [(next_day, 2.0)]
 
 
-def test_a_ticker_shard_reads_the_splits_of_its_own_tickers(tmp_path: Path) -> None:
+def test_a_ticker_shard_reads_the_splits_of_its_own_tickers(store_path: StorePath) -> None:
     split = pl.when(pl.col("date") == dt.date(2024, 7, 8))
     bars = bars_for(["AAA", "BBB", "CCC"], START, END).with_columns(
         split_ratio=split.then(pl.when(pl.col("ticker") == "AAA").then(2.0).otherwise(3.0))
     )
     result = sort_bars(bars, sessions_between(START, END), "t")
-    with open_store(tmp_path / "splits.duckdb") as conn:
+    with open_store(store_path) as conn:
         replace_windows(
             conn, {"bars": result.bars, "corporate_actions": result.corporate_actions}, START, END
         )

@@ -2,7 +2,6 @@
 
 import datetime as dt
 from collections.abc import Iterator
-from pathlib import Path
 
 import duckdb
 import polars as pl
@@ -14,6 +13,7 @@ from marketflow_assets.store.reviews import ReviewError
 from marketflow_assets.store.writes import replace_windows
 from marketflow_assets.training.ids import sha256_ids
 from marketflow_assets.training.pairs import PAIR_COLUMNS
+from marketflow_assets_tests.store.conftest import StorePath
 
 START, END = dt.date(2024, 7, 1), dt.date(2024, 7, 3)
 
@@ -55,8 +55,8 @@ def write_pairs(conn: duckdb.DuckDBPyConnection, frame: pl.DataFrame) -> list[st
 
 
 @pytest.fixture
-def conn(tmp_path: Path) -> Iterator[duckdb.DuckDBPyConnection]:
-    with open_store(tmp_path / "s.duckdb") as connection:
+def conn(store_path: StorePath) -> Iterator[duckdb.DuckDBPyConnection]:
+    with open_store(store_path) as connection:
         yield connection
 
 

@@ -19,6 +19,7 @@ from marketflow_assets.vpa.events import EVENT_COLUMNS
 from marketflow_assets.vpa.features import FEATURE_COLUMNS, ORIGIN_DEPENDENT
 from marketflow_assets.vpa.signals import SIGNAL_COLUMNS
 from marketflow_assets_tests.frames import bars_for
+from marketflow_assets_tests.store.conftest import StorePath
 
 START, END = dt.date(2024, 7, 1), dt.date(2024, 7, 31)
 
@@ -37,8 +38,8 @@ def frames_for(bars: pl.DataFrame) -> dict[str, pl.DataFrame]:
     }
 
 
-def test_writing_a_window_twice_leaves_identical_rows(tmp_path: Path) -> None:
-    path = tmp_path / "s.duckdb"
+def test_writing_a_window_twice_leaves_identical_rows(store_path: StorePath) -> None:
+    path = store_path
     frames = frames_for(bars_for(["AAA", "BBB"], START, END))
     with open_store(path) as conn:
         replace_windows(conn, frames, START, END)
@@ -49,8 +50,8 @@ def test_writing_a_window_twice_leaves_identical_rows(tmp_path: Path) -> None:
     assert first.height == frames["bars"].height
 
 
-def test_a_window_replaces_only_its_own_dates(tmp_path: Path) -> None:
-    path = tmp_path / "s.duckdb"
+def test_a_window_replaces_only_its_own_dates(store_path: StorePath) -> None:
+    path = store_path
     with open_store(path) as conn:
         replace_windows(conn, frames_for(bars_for(["AAA"], START, END)), START, END)
         week = (dt.date(2024, 7, 8), dt.date(2024, 7, 12))
@@ -64,8 +65,8 @@ def test_a_window_replaces_only_its_own_dates(tmp_path: Path) -> None:
     assert dt.date(2024, 7, 31) in dates
 
 
-def test_a_failure_mid_write_leaves_the_previous_rows(tmp_path: Path) -> None:
-    path = tmp_path / "s.duckdb"
+def test_a_failure_mid_write_leaves_the_previous_rows(store_path: StorePath) -> None:
+    path = store_path
     with open_store(path) as conn:
         replace_windows(conn, frames_for(bars_for(["AAA"], START, END)), START, END)
     before = stored(path)
@@ -79,9 +80,9 @@ def test_a_failure_mid_write_leaves_the_previous_rows(tmp_path: Path) -> None:
     assert stored(path).equals(before)
 
 
-def test_rows_outside_the_window_and_unknown_tables_are_refused(tmp_path: Path) -> None:
+def test_rows_outside_the_window_and_unknown_tables_are_refused(store_path: StorePath) -> None:
     frames = frames_for(bars_for(["AAA"], START, END))
-    with open_store(tmp_path / "s.duckdb") as conn:
+    with open_store(store_path) as conn:
         with pytest.raises(ValueError, match=r"outside the window 2024-07-01\.\.2024-07-15"):
             replace_windows(conn, frames, START, dt.date(2024, 7, 15))
         with pytest.raises(ValueError, match="'users' is not a partitioned table"):
@@ -89,18 +90,19 @@ def test_rows_outside_the_window_and_unknown_tables_are_refused(tmp_path: Path) 
 
 
 def test_a_window_write_refuses_to_nest_in_a_callers_transaction(tmp_path: Path) -> None:
-    with open_store(tmp_path / "s.duckdb") as conn:
+    store_path = tmp_path / "s.duckdb"  # a lake has no transactions of a caller's to join
+    with open_store(store_path) as conn:
         conn.execute("BEGIN TRANSACTION")
         with pytest.raises(duckdb.TransactionException):
             replace_windows(conn, frames_for(bars_for(["AAA"], START, END)), START, END)
         conn.execute("ROLLBACK")
         replace_windows(conn, frames_for(bars_for(["AAA"], START, END)), START, END)
-    assert stored(tmp_path / "s.duckdb").height == 22  # July 2024 sessions
+    assert stored(store_path).height == 22  # July 2024 sessions
 
 
-def test_a_window_write_records_its_sessions_in_the_ledger(tmp_path: Path) -> None:
+def test_a_window_write_records_its_sessions_in_the_ledger(store_path: StorePath) -> None:
     sessions = sessions_between(START, END)
-    with open_store(tmp_path / "s.duckdb") as conn:
+    with open_store(store_path) as conn:
         replace_windows(conn, {}, START, END, asset="daily_bars", sessions=sessions)
         replace_windows(conn, {}, START, END, asset="daily_bars", sessions=sessions)
         assert missing_sessions(conn, "daily_bars", sessions) == []
@@ -111,10 +113,12 @@ def test_a_window_write_records_its_sessions_in_the_ledger(tmp_path: Path) -> No
     assert recorded == len(sessions)
 
 
-def test_a_window_written_in_shards_is_unrecorded_until_its_last_step(tmp_path: Path) -> None:
+def test_a_window_written_in_shards_is_unrecorded_until_its_last_step(
+    store_path: StorePath,
+) -> None:
     sessions = sessions_between(START, END)
     aaa, bbb = (frames_for(bars_for([t], START, END))["bars"] for t in ("AAA", "BBB"))
-    with open_store(tmp_path / "s.duckdb") as conn:
+    with open_store(store_path) as conn:
         replace_windows(conn, {"bars": aaa}, START, END, asset="daily_bars", sessions=sessions)
         clear_windows(conn, ["bars"], START, END, "daily_bars")
         assert missing_sessions(conn, "daily_bars", sessions) == sessions
@@ -130,17 +134,10 @@ def test_a_window_written_in_shards_is_unrecorded_until_its_last_step(tmp_path: 
     assert stored_rows.select(aaa.columns).equals(pl.concat([aaa, bbb]))
 
 
-def test_the_vpa_tables_hold_every_stored_feature_column(tmp_path: Path) -> None:
-    with open_store(tmp_path / "s.duckdb") as conn:
+def test_the_vpa_tables_hold_every_stored_feature_column(store_path: StorePath) -> None:
+    with open_store(store_path) as conn:
         columns = {
-            table: [
-                name
-                for (name,) in conn.execute(
-                    "SELECT column_name FROM information_schema.columns WHERE table_name = ? "
-                    "ORDER BY ordinal_position",
-                    [table],
-                ).fetchall()
-            ]
+            table: list(conn.sql(f"SELECT * FROM {table} LIMIT 0").columns)
             for table in ("features", "events", "signals")
         }
     assert columns["features"] == [c for c in FEATURE_COLUMNS if c not in ORIGIN_DEPENDENT]
