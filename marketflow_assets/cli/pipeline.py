@@ -34,6 +34,7 @@ from marketflow_assets.runs.workers import (
     RunOutcome,
     label,
     run_wave,
+    share_store,
     split_over,
     waves,
 )
@@ -132,6 +133,7 @@ def _run_stage(
 def _run_on_workers(area: AreaContext, defs: dg.Definitions, stage: Stage, parts: int) -> bool:
     """The waves of runs of `stage` on the workers (see `runs/workers.py`), a line per run."""
     instance = project_instance()
+    share_store(instance, area.settings.lake_dir is not None, parts)
     for wave in waves(defs, stage, area.partitions, parts):
         whole = Stage(stage.job, stage.start_key, stage.end_key, wave[0].select)
         console.print(

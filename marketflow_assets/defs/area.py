@@ -16,6 +16,8 @@ from marketflow_assets.vpa.rules import Rules, load_rules
 
 # Assets carrying this tag run in the evening job, for the session that just closed.
 EVENING_TAG = ("marketflow/evening", "true")
+# The pool of every step that opens the store: one at a time on a DuckDB file (see dagster.yaml).
+STORE_POOL = "duckdb"
 
 
 @dataclass(frozen=True)
@@ -49,11 +51,11 @@ class AreaContext:
         evening: bool = True,
     ) -> Callable[[Callable[..., Any]], dg.AssetsDefinition]:
         """A trading-day partitioned asset that writes the store: a single-run backfill (a
-        range is one vectorised run) in the `duckdb` pool (one writer at a time)."""
+        range is one vectorised run) in the store's pool (one writer at a time on a DuckDB file)."""
         return dg.asset(
             partitions_def=self.partitions,
             backfill_policy=dg.BackfillPolicy.single_run(),
-            pool="duckdb",
+            pool=STORE_POOL,
             group_name=group_name,
             deps=deps,
             kinds=kinds,
@@ -73,7 +75,7 @@ class AreaContext:
             asset=asset,
             name=name,
             partitions_def=self.partitions,
-            pool="duckdb",
+            pool=STORE_POOL,
             blocking=blocking,
             description=description,
         )

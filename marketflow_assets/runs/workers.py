@@ -5,8 +5,9 @@ being N runs over consecutive ranges of whole sessions, launched through the ins
 different workers execute them. One asset at a time, because an asset's range may read the
 sessions before it of the asset upstream (vpa_features reads `history_sessions` of bars, which
 another range's run writes): every run of a wave reads only rows that earlier waves and stages
-wrote in full. The writers still take turns on the store through the `duckdb` pool, which the
-instance in Postgres enforces across the workers.
+wrote in full. On a DuckDB file the writers take turns through the `duckdb` pool, which the
+instance in Postgres enforces across the workers; on a lake the runs of a wave write at once
+(each writes its own dates, separate Delta commits).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from dagster_celery.tags import DAGSTER_CELERY_TASK_ID_TAG
 from kombu.exceptions import OperationalError
 
 from marketflow_assets.definitions import build_definitions
+from marketflow_assets.defs.area import STORE_POOL
 from marketflow_assets.runs.failures import mark_failed_partitions
 from marketflow_assets.runs.launch import (
     CONSOLE_LOG_LEVEL,
@@ -170,6 +172,14 @@ def launch(defs: dg.Definitions, stage: Stage, instance: dg.DagsterInstance) -> 
         # Celery's launcher needs no workspace: the worker loads the job from the run's origin.
         instance.launch_run(run.run_id, workspace=None)  # type: ignore[arg-type]
     return run.run_id
+
+
+def share_store(instance: dg.DagsterInstance, lake: bool, parts: int) -> int:
+    """Let `parts` steps hold the store's pool at once on a lake, one on a DuckDB file (one
+    writer per file); the limit set, which the instance keeps for later runs."""
+    limit = parts if lake else 1
+    instance.event_log_storage.set_concurrency_slots(STORE_POOL, limit)
+    return limit
 
 
 def run_wave(

@@ -1,5 +1,6 @@
 """`marketflow backfill` split over two Celery workers (Redis broker, run history in the
-embedded Postgres) writes the rows of a one-process backfill of the same range."""
+embedded Postgres, the store a lake both write) writes the rows of a one-process backfill of
+the same range into a DuckDB file."""
 
 from __future__ import annotations
 
@@ -17,7 +18,6 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import dagster as dg
-import duckdb
 import polars as pl
 import psutil
 import pytest
@@ -27,9 +27,13 @@ from polars.testing import assert_frame_equal
 import marketflow_assets
 from marketflow_assets.cli import main
 from marketflow_assets.definitions import build_definitions
+from marketflow_assets.defs.area import STORE_POOL
 from marketflow_assets.runs.plan import ANALYSIS_ASSETS, Stage
-from marketflow_assets.runs.workers import split_range, waves
+from marketflow_assets.runs.workers import share_store, split_range, waves
 from marketflow_assets.settings import Settings
+from marketflow_assets.store.connection import open_store
+from marketflow_assets.store.lake import Lake
+from marketflow_assets.store.reads import summarize_tables
 
 REDIS_SERVER = shutil.which("redis-server")
 needs_redis = pytest.mark.skipif(
@@ -40,8 +44,6 @@ needs_redis = pytest.mark.skipif(
 START, END = "2009-08-21", "2009-11-30"  # from the first partition: no history needed
 TICKERS = "AMD,CSCO,ADBE,MMM,UNH"
 WORKERS = ("w1", "w2")
-# Tables whose rows carry when they were written rather than what.
-WHEN_WRITTEN = {"schema_migrations"}
 STARTUP_SECONDS = 120
 CHECKOUT = Path(marketflow_assets.__file__).resolve().parents[1]
 
@@ -73,6 +75,15 @@ def test_a_split_stage_runs_one_asset_at_a_time(settings: Settings) -> None:
     }
     assert waves(defs, stage, partitions, 1) == [[stage]]
     assert waves(defs, Stage("scorecard"), partitions, 2) == [[Stage("scorecard")]]
+
+
+def test_the_runs_of_a_wave_share_a_lake_and_take_turns_on_a_file(
+    instance: dg.DagsterInstance,
+) -> None:
+    assert share_store(instance, lake=True, parts=3) == 3
+    assert instance.event_log_storage.get_concurrency_info(STORE_POOL).slot_count == 3
+    assert share_store(instance, lake=False, parts=3) == 1
+    assert instance.event_log_storage.get_concurrency_info(STORE_POOL).slot_count == 1
 
 
 def test_workers_need_a_broker(
@@ -108,6 +119,7 @@ def test_a_backfill_over_two_workers_writes_the_rows_of_one_process(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     split_env = environment(tmp_path / "split")
+    split_env["MARKETFLOW_LAKE"] = str(tmp_path / "split" / "lake")
     with redis_server(tmp_path / "redis") as broker:
         split_env["MARKETFLOW_CELERY_BROKER"] = broker
         logs = [tmp_path / f"{name}.log" for name in WORKERS]
@@ -152,7 +164,7 @@ def test_a_backfill_over_two_workers_writes_the_rows_of_one_process(
     tables = table_names(single)
     assert {"bars", "features", "signals", "events", "outcomes", "training_pairs"} <= tables
     assert table_names(split) == tables
-    for table in sorted(tables - WHEN_WRITTEN):
+    for table in sorted(tables):
         expected, actual = rows(single, table), rows(split, table)
         assert_frame_equal(actual, expected, check_row_order=True)
     # The sample's five tickers give rows to compare at every stage.
@@ -273,17 +285,17 @@ def backfill(extra: list[str]) -> tuple[Path, str]:
         code = main(["backfill", "--start", START, "--end", END, *extra])
     output = joined(printed.getvalue())
     assert code == 0, output
-    return Settings.from_env().duckdb_path, output
+    return Settings.from_env().store_location, output
 
 
-def table_names(store: Path) -> set[str]:
-    with duckdb.connect(str(store), read_only=True) as conn:
-        return {name for (name,) in conn.execute("SHOW TABLES").fetchall()}
+def table_names(store: Path | Lake) -> set[str]:
+    with open_store(store, read_only=True) as conn:
+        return {summary.table for summary in summarize_tables(conn)}
 
 
-def rows(store: Path, table: str) -> pl.DataFrame:
+def rows(store: Path | Lake, table: str) -> pl.DataFrame:
     """Every row of `table`, in the order of its columns that are not lists or structs."""
-    with duckdb.connect(str(store), read_only=True) as conn:
+    with open_store(store, read_only=True) as conn:
         frame = conn.sql(f"SELECT * FROM {table}").pl()
     flat = [name for name, kind in frame.schema.items() if not kind.is_nested()]
     return frame.sort(flat)

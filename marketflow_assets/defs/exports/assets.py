@@ -6,7 +6,7 @@ from typing import Any
 
 import dagster as dg
 
-from marketflow_assets.defs.area import AreaContext
+from marketflow_assets.defs.area import STORE_POOL, AreaContext
 from marketflow_assets.defs.resources import StoreResource, TrainingResource
 from marketflow_assets.store.export_reads import stored_pairs
 from marketflow_assets.store.exports import record_export
@@ -46,7 +46,7 @@ def build_assets(area: AreaContext) -> list[dg.AssetsDefinition]:
     """The export asset, with `area`'s rules."""
 
     @dg.asset(
-        group_name="exports", deps=["training_pairs"], pool="duckdb", kinds={"jsonl", "parquet"}
+        group_name="exports", deps=["training_pairs"], pool=STORE_POOL, kinds={"jsonl", "parquet"}
     )
     def training_dataset(
         context: dg.AssetExecutionContext,

@@ -8,7 +8,7 @@ import duckdb
 import polars as pl
 
 from marketflow_assets.calendar import describe_sessions, sessions_between
-from marketflow_assets.defs.area import AreaContext
+from marketflow_assets.defs.area import STORE_POOL, AreaContext
 from marketflow_assets.defs.resources import ReportsResource, StoreResource
 from marketflow_assets.defs.run_window import RunWindow, require_rules
 from marketflow_assets.progress import Progress
@@ -161,7 +161,7 @@ def build_assets(area: AreaContext) -> list[dg.AssetsDefinition]:
         )
 
     @dg.asset(
-        pool="duckdb",
+        pool=STORE_POOL,
         group_name="validation",
         deps=["signal_outcomes"],
         kinds={"duckdb", "polars"},
