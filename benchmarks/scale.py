@@ -161,6 +161,12 @@ def main() -> int:
         help="where Dagster keeps the run history (MARKETFLOW_INSTANCE)",
     )
     parser.add_argument(
+        "--store",
+        choices=("duckdb", "lake"),
+        default="duckdb",
+        help="the store: the DuckDB file, or a lake of Delta tables (MARKETFLOW_LAKE)",
+    )
+    parser.add_argument(
         "--keep",
         type=Path,
         help="an empty folder to work in and keep (store, Dagster home, universe) for study",
@@ -184,6 +190,8 @@ def main() -> int:
             "MARKETFLOW_INSTANCE": args.instance,
             "COLUMNS": "200",
         }
+        if args.store == "lake":
+            env["MARKETFLOW_LAKE"] = str(Path(tmp) / "data" / "lake")
         began = time.perf_counter()
         code, stages = run_command(
             ["backfill", "--start", first.isoformat(), "--end", last.isoformat()], env
@@ -198,6 +206,7 @@ def main() -> int:
     figures = {
         "tickers": args.tickers,
         "instance": args.instance,
+        "store": args.store,
         "sessions": args.sessions,
         "bars": bars.height,
         "succeeded": code == 0,
@@ -210,7 +219,8 @@ def main() -> int:
         "measured_on": dt.date.today().isoformat(),
     }
     results = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
-    results.setdefault("scale", {})[f"{args.tickers}x{args.sessions} {args.instance}"] = figures
+    key = f"{args.tickers}x{args.sessions} {args.instance}"
+    results.setdefault("scale", {})[key if args.store == "duckdb" else f"{key} lake"] = figures
     RESULTS.write_text(json.dumps(results, indent=2) + "\n")
     print(json.dumps(figures, indent=2))
     return 0 if figures["meets_target"] else 1

@@ -10,6 +10,7 @@ from marketflow_assets.settings import (
     default_data_dir,
     parse_tickers,
 )
+from marketflow_assets.store.lake import Lake
 from marketflow_assets.training.templates import CONVERSATION_TYPES
 
 
@@ -24,6 +25,12 @@ def test_defaults_use_the_sample_and_the_data_folder() -> None:
 def test_duckdb_path_overrides_the_data_folder(tmp_path: Path) -> None:
     settings = Settings.from_env({"MARKETFLOW_DUCKDB": str(tmp_path / "x.duckdb")})
     assert settings.duckdb_path == tmp_path / "x.duckdb"
+
+
+def test_a_lake_replaces_the_duckdb_file_as_the_store(tmp_path: Path) -> None:
+    assert Settings.from_env({}).store_location == Settings.from_env({}).duckdb_path
+    settings = Settings.from_env({"MARKETFLOW_LAKE": str(tmp_path / "lake")})
+    assert settings.store_location == Lake(tmp_path / "lake")
 
 
 def test_unknown_source_is_a_clear_error() -> None:
