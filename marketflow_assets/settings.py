@@ -55,6 +55,8 @@ class Settings:
     quiet_sample: float | None = None
     memory_mib: int = DEFAULT_MEMORY_MIB
     instance: str = DEFAULT_INSTANCE
+    # Whether MARKETFLOW_INSTANCE chose `instance`; if not, an existing DAGSTER_HOME keeps its own.
+    instance_chosen: bool = False
     # A server of the user's for `instance="postgres"`; None runs the embedded one.
     postgres_url: str | None = None
     # The Redis broker of the Celery workers that backfills run on (runs/workers.py); None runs
@@ -178,6 +180,7 @@ class Settings:
             quiet_sample=quiet_sample,
             memory_mib=int(raw_memory),
             instance=instance,
+            instance_chosen=bool(env.get("MARKETFLOW_INSTANCE")),
             postgres_url=postgres_url,
             celery_broker=celery_broker,
             workers=int(raw_workers) if raw_workers else None,

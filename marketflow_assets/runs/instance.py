@@ -79,18 +79,19 @@ def dagster_home() -> Path:
     return Path(os.environ.get("DAGSTER_HOME") or default_dagster_home())
 
 
-def prepare_home(settings: Settings) -> Path:
+def prepare_home(settings: Settings) -> tuple[Path, str]:
     """DAGSTER_HOME made and given the project's config when it has none (an existing one is
-    never overwritten, but must store runs where the settings say); exported for Dagster."""
+    never overwritten), exported for Dagster; with where it keeps run history ("postgres" or
+    "sqlite"): an existing home's own unless MARKETFLOW_INSTANCE chose otherwise, an error then."""
     home = dagster_home()
     home.mkdir(parents=True, exist_ok=True)
     config = home / "dagster.yaml"
     if not config.exists():
         config.write_text(instance_config(settings))
     text = config.read_text()
-    uses_postgres = POSTGRES_URL_VARIABLE in text
-    if uses_postgres != (settings.instance == "postgres"):
-        stored = "Postgres" if uses_postgres else "SQLite"
+    kind = "postgres" if POSTGRES_URL_VARIABLE in text else "sqlite"
+    if kind != settings.instance and settings.instance_chosen:
+        stored = "Postgres" if kind == "postgres" else "SQLite"
         raise InstanceError(
             f"{config} keeps run history in {stored}, but MARKETFLOW_INSTANCE="
             f"{settings.instance}; use another DAGSTER_HOME, or delete that file to start a new "
@@ -104,9 +105,14 @@ def prepare_home(settings: Settings) -> Path:
             f"{'unset' if uses_celery else 'set'}; use another DAGSTER_HOME, or delete that file "
             "to have it made again from the settings"
         )
+    if kind != "postgres" and (settings.celery_broker or settings.postgres_url):
+        raise InstanceError(
+            f"{config} keeps run history in SQLite, which Celery workers and "
+            "MARKETFLOW_POSTGRES_URL cannot share; use another DAGSTER_HOME"
+        )
     os.environ["DAGSTER_HOME"] = str(home)
     os.environ.update(BOOKKEEPING_ENV)
-    return home
+    return home, kind
 
 
 @contextlib.contextmanager
@@ -114,8 +120,8 @@ def instance_server(settings: Settings) -> Iterator[None]:
     """The Postgres server the instance needs, for the duration of the block: the one at
     MARKETFLOW_POSTGRES_URL, or the embedded one of DAGSTER_HOME, started if not running and
     stopped after the block unless another process still uses it. Nothing for SQLite."""
-    home = prepare_home(settings)
-    if settings.instance != "postgres":
+    home, kind = prepare_home(settings)
+    if kind != "postgres":
         yield
         return
     if settings.postgres_url:

@@ -40,10 +40,18 @@ def test_a_new_home_gets_the_config_of_the_settings(tmp_path: Path, home: Path) 
         assert type(project_instance().run_storage).__name__ == "SqliteRunStorage"
 
 
-def test_a_home_of_the_other_kind_is_refused(tmp_path: Path, home: Path) -> None:
-    prepare_home(settings_of(tmp_path, MARKETFLOW_INSTANCE="sqlite"))
+def test_an_existing_home_keeps_its_kind_unless_the_settings_choose(
+    tmp_path: Path, home: Path
+) -> None:
+    assert prepare_home(settings_of(tmp_path, MARKETFLOW_INSTANCE="sqlite")) == (home, "sqlite")
+    # A home made before Postgres became the default goes on in SQLite.
+    assert prepare_home(settings_of(tmp_path)) == (home, "sqlite")
+    with instance_server(settings_of(tmp_path)):
+        assert type(project_instance().run_storage).__name__ == "SqliteRunStorage"
     with pytest.raises(InstanceError, match=r"keeps run history in SQLite.*delete that file"):
-        prepare_home(settings_of(tmp_path))
+        prepare_home(settings_of(tmp_path, MARKETFLOW_INSTANCE="postgres"))
+    with pytest.raises(InstanceError, match=r"SQLite, which .*MARKETFLOW_POSTGRES_URL cannot"):
+        prepare_home(settings_of(tmp_path, MARKETFLOW_POSTGRES_URL="postgresql://127.0.0.1/d"))
 
 
 def test_a_broker_gives_a_new_home_the_celery_launcher(tmp_path: Path, home: Path) -> None:
