@@ -161,6 +161,11 @@ def main() -> int:
         help="where Dagster keeps the run history (MARKETFLOW_INSTANCE)",
     )
     parser.add_argument(
+        "--postgres-url",
+        help="a Postgres server of yours for the run history (MARKETFLOW_POSTGRES_URL) instead "
+        "of the embedded one; not recorded",
+    )
+    parser.add_argument(
         "--store",
         choices=("duckdb", "lake"),
         default="duckdb",
@@ -190,6 +195,8 @@ def main() -> int:
             "MARKETFLOW_INSTANCE": args.instance,
             "COLUMNS": "200",
         }
+        if args.postgres_url:
+            env["MARKETFLOW_POSTGRES_URL"] = args.postgres_url
         if args.store == "lake":
             env["MARKETFLOW_LAKE"] = str(Path(tmp) / "data" / "lake")
         began = time.perf_counter()
@@ -219,7 +226,9 @@ def main() -> int:
         "measured_on": dt.date.today().isoformat(),
     }
     results = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
-    key = f"{args.tickers}x{args.sessions} {args.instance}"
+    instance = f"{args.instance} (own server)" if args.postgres_url else args.instance
+    figures["instance"] = instance
+    key = f"{args.tickers}x{args.sessions} {instance}"
     results.setdefault("scale", {})[key if args.store == "duckdb" else f"{key} lake"] = figures
     RESULTS.write_text(json.dumps(results, indent=2) + "\n")
     print(json.dumps(figures, indent=2))
