@@ -166,8 +166,8 @@ def scale_blocks(results: Mapping[str, Any]) -> list[str]:
         store = " (store: a lake of Delta tables)" if run.get("store") == "lake" else ""
         outcome = "finished" if run["succeeded"] else "failed"
         blocks.append(
-            f"- **Scale** (`make scale`, {name.split()[0]}, run history in {instance}{store}, measured"
-            f" on {run['measured_on']}{', ' + run['note'] if 'note' in run else ''}):"
+            f"- **Scale** (`make scale`, {name.split()[0]}, run history in {instance}{store},"
+            f" measured on {run['measured_on']}{', ' + run['note'] if 'note' in run else ''}):"
             f" {count(run['bars'])} bars through `marketflow backfill`"
             f" and an export {outcome} in {seconds(run['end_to_end_s'])} s end to end with a peak"
             f" of {run['peak_rss_gib']:.1f} GiB for the whole process tree (target:"

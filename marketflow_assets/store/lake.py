@@ -4,19 +4,21 @@ A lake connection is an in-memory DuckDB connection in which every table of the 
 current version of its Delta table, read through Arrow datasets (dates and tickers pushed down
 to the files). The migrated schema lives beside them in the `lake_schema` catalog: it gives each
 Delta table its columns and checks the rows of small inserts (constraints, defaults). Writes
-replace rows by predicate, one atomic Delta commit per table; writers of disjoint windows do
-not conflict, since window tables are partitioned by their date.
+replace rows by predicate, an atomic Delta commit per table (a long window: a delete, then
+appends of runs of sessions); writers of disjoint windows do not conflict, since window tables
+are partitioned by their date.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
 import pyarrow as pa
+import pyarrow.compute as pc
 from deltalake import CommitProperties, DeltaTable, write_deltalake
 
 from marketflow_assets.store.migrate import apply_migrations
@@ -28,6 +30,9 @@ ROOT_VARIABLE = "marketflow_lake_root"
 LEDGER_PARTITION = {"materialized_sessions": "date"}
 # Tables of the migrated schema that describe a DuckDB file, not the store's data.
 NOT_IN_LAKE = {"schema_migrations"}
+# delta-rs keeps a file and its buffers open for every partition one write touches: a write of
+# ten years of sessions took 4 GiB for 0.23 GiB of rows, against 1.4 GiB in runs of 100.
+PARTITIONS_PER_COMMIT = 64
 # Commits a writer retries when another writer committed first (delta-rs re-checks conflicts).
 COMMIT_RETRIES = 20
 
@@ -114,38 +119,49 @@ def replace_rows(
     rows: pa.Table | None,
     where: Mapping[str, Bound],
 ) -> None:
-    """Replace the rows of `table` matching `where` with `rows` (None or empty: delete them), in
-    one Delta commit; with an empty `where`, every row."""
+    """Replace the rows of `table` matching `where` with `rows` (None or empty: delete them); with
+    an empty `where`, every row. One Delta commit, or for rows over more than
+    PARTITIONS_PER_COMMIT sessions a delete followed by an append per run of sessions."""
     path = str(lake.table_path(table))
     predicate = _predicate(where)
     commit = CommitProperties(max_commit_retries=COMMIT_RETRIES)
-    if rows is None or rows.num_rows == 0:
+    batches = list(_batches(path, conformed(conn, table, rows))) if rows is not None else []
+    if len(batches) == 1:
+        write_deltalake(
+            path, batches[0], mode="overwrite", predicate=predicate, commit_properties=commit
+        )
+    else:
         if predicate is None:
             write_deltalake(path, _schema(conn, table).empty_table(), mode="overwrite")
         else:
             DeltaTable(path).delete(predicate, commit_properties=commit)
-    else:
-        write_deltalake(
-            path,
-            conformed(conn, table, rows),
-            mode="overwrite",
-            predicate=predicate,
-            commit_properties=commit,
-        )
+        for batch in batches:
+            write_deltalake(path, batch, mode="append", commit_properties=commit)
     _register(conn, table, lake.table_path(table))
 
 
 def append_rows(conn: duckdb.DuckDBPyConnection, lake: Lake, table: str, rows: pa.Table) -> None:
-    """Append `rows` to `table`, in one Delta commit."""
+    """Append `rows` to `table`: one Delta commit per run of PARTITIONS_PER_COMMIT sessions."""
+    path = str(lake.table_path(table))
+    commit = CommitProperties(max_commit_retries=COMMIT_RETRIES)
+    for batch in _batches(path, conformed(conn, table, rows)):
+        write_deltalake(path, batch, mode="append", commit_properties=commit)
+    _register(conn, table, lake.table_path(table))
+
+
+def _batches(path: str, rows: pa.Table) -> Iterator[pa.Table]:
+    """`rows` cut into runs of at most PARTITIONS_PER_COMMIT values of the table's partition
+    column, in order (the whole of them for an unpartitioned table); nothing for no rows."""
     if rows.num_rows == 0:
         return
-    write_deltalake(
-        str(lake.table_path(table)),
-        conformed(conn, table, rows),
-        mode="append",
-        commit_properties=CommitProperties(max_commit_retries=COMMIT_RETRIES),
-    )
-    _register(conn, table, lake.table_path(table))
+    columns = DeltaTable(path).metadata().partition_columns
+    if not columns:
+        yield rows
+        return
+    values = pc.unique(rows.column(columns[0])).sort()
+    for first in range(0, len(values), PARTITIONS_PER_COMMIT):
+        run = values[first : first + PARTITIONS_PER_COMMIT]
+        yield rows.filter(pc.is_in(rows.column(columns[0]), value_set=run))
 
 
 def insert_checked(

@@ -4,10 +4,14 @@ from pathlib import Path
 import duckdb
 import polars as pl
 import pytest
+from deltalake import DeltaTable
+from polars.testing import assert_frame_equal
 
 from marketflow_assets.calendar import sessions_between
 from marketflow_assets.sources.quality import sort_bars
+from marketflow_assets.store import lake
 from marketflow_assets.store.connection import open_store
+from marketflow_assets.store.lake import Lake
 from marketflow_assets.store.reads import missing_sessions, read_bars
 from marketflow_assets.store.writes import (
     append_windows,
@@ -22,6 +26,7 @@ from marketflow_assets_tests.frames import bars_for
 from marketflow_assets_tests.store.conftest import StorePath
 
 START, END = dt.date(2024, 7, 1), dt.date(2024, 7, 31)
+SESSIONS = sessions_between(START, END)
 
 
 def stored(path: Path) -> pl.DataFrame:
@@ -48,6 +53,34 @@ def test_writing_a_window_twice_leaves_identical_rows(store_path: StorePath) -> 
         replace_windows(conn, frames, START, END)
     assert stored(path).equals(first)
     assert first.height == frames["bars"].height
+
+
+def test_a_lake_writes_a_long_window_in_runs_of_sessions_with_the_same_rows(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(lake, "PARTITIONS_PER_COMMIT", 4)
+    frames = frames_for(bars_for(["AAA", "BBB"], START, END))
+    store = Lake(tmp_path / "lake")
+    for _ in range(2):
+        with open_store(store) as conn:
+            replace_windows(conn, frames, START, END, asset="daily_bars", sessions=SESSIONS)
+    written = stored(store)
+    assert_frame_equal(written, stored_on_file(tmp_path, frames))
+    assert written.height == frames["bars"].height
+    # 22 sessions in runs of four: six appends each time, after a delete.
+    history = DeltaTable(str(store.table_path("bars"))).history()
+    operations = [entry["operation"] for entry in reversed(history)]
+    assert operations == ["CREATE TABLE", *["WRITE"] * 6, "DELETE", *["WRITE"] * 6]
+    with open_store(store) as conn:
+        assert missing_sessions(conn, "daily_bars", SESSIONS) == []
+
+
+def stored_on_file(tmp_path: Path, frames: dict[str, pl.DataFrame]) -> pl.DataFrame:
+    """The bars of `frames` written to a DuckDB file, as read back."""
+    path = tmp_path / "s.duckdb"
+    with open_store(path) as conn:
+        replace_windows(conn, frames, START, END)
+    return stored(path)
 
 
 def test_a_window_replaces_only_its_own_dates(store_path: StorePath) -> None:
