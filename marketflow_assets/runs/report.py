@@ -27,14 +27,20 @@ def step_failure_reasons(events: Iterable[dg.DagsterEvent]) -> list[str]:
 
 def run_failure_reasons(events: Sequence[dg.DagsterEvent]) -> list[str]:
     """Why a launched run failed: its failed steps, else the errors its engine reported (a
-    worker that could not load the job, say)."""
-    return step_failure_reasons(events) or [
-        f"{event.message} {_headline(_ours(event.engine_event_data.error))}"
-        for event in events
-        if event.event_type_value == "ENGINE_EVENT"
-        and event.engine_event_data
-        and event.engine_event_data.error
-    ]
+    worker that could not load the job, say), else what marked it failed (a lost worker)."""
+    return (
+        step_failure_reasons(events)
+        or [
+            f"{event.message} {_headline(_ours(event.engine_event_data.error))}"
+            for event in events
+            if event.event_type_value == "ENGINE_EVENT"
+            and event.engine_event_data
+            and event.engine_event_data.error
+        ]
+        or [
+            event.message for event in events if event.event_type == dg.DagsterEventType.RUN_FAILURE
+        ]
+    )
 
 
 def _ours(error: Any) -> Any:

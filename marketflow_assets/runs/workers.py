@@ -59,6 +59,10 @@ RUN_STATES = {
     dg.DagsterEventType.RUN_CANCELED: "failure",
 }
 POLL_SECONDS = 0.5
+# How often the worker holding a run is pinged, and how long it may stay silent before its run
+# is marked failed (a worker killed mid-run never reports; Celery keeps its task STARTED).
+PING_SECONDS = 10.0
+SILENCE_SECONDS = 60.0
 
 
 class WorkersError(RuntimeError):
@@ -213,11 +217,12 @@ def _wait(
     """Follow the runs' event logs until each run has finished (or its worker's task failed)."""
     cursors: dict[str, str | None] = dict.fromkeys(launched)
     outcomes: dict[str, RunOutcome] = {}
+    watch = WorkerWatch(instance)
     while len(outcomes) < len(launched):
         for run_id, stage in launched.items():
             if run_id in outcomes:
                 continue
-            run = _settled(instance, run_id)
+            run = _settled(instance, run_id, watch)
             page = instance.get_records_for_run(run_id, cursor=cursors[run_id])
             cursors[run_id] = page.cursor
             for record in page.records:
@@ -230,8 +235,9 @@ def _wait(
     return [outcomes[run_id] for run_id in launched]
 
 
-def _settled(instance: dg.DagsterInstance, run_id: str) -> dg.DagsterRun:
-    """The run, marked failed first when its worker's task failed without ending it."""
+def _settled(instance: dg.DagsterInstance, run_id: str, watch: WorkerWatch) -> dg.DagsterRun:
+    """The run, marked failed first when its worker's task failed without ending it, or its
+    worker stopped answering."""
     run = instance.get_run_by_id(run_id)
     assert run is not None
     if run.status in FINISHED or DAGSTER_CELERY_TASK_ID_TAG not in run.tags:
@@ -239,8 +245,33 @@ def _settled(instance: dg.DagsterInstance, run_id: str) -> dg.DagsterRun:
     health = instance.run_launcher.check_run_worker_health(run)
     if health.status.value == "FAILED":
         instance.report_run_failed(run, f"the worker's task failed: {health.msg}")
-        run = instance.get_run_by_id(run_id)
-    return run  # type: ignore[return-value]
+    elif run.status == dg.DagsterRunStatus.STARTED and not watch.answers(_worker(instance, run)):
+        instance.report_run_failed(
+            run,
+            f"its worker {_worker(instance, run)} stopped answering for {SILENCE_SECONDS:.0f} s",
+        )
+    return instance.get_run_by_id(run_id)  # type: ignore[return-value]
+
+
+class WorkerWatch:
+    """Whether the workers holding runs still answer Celery's ping, asked every PING_SECONDS."""
+
+    def __init__(self, instance: dg.DagsterInstance) -> None:
+        self._control = instance.run_launcher.celery.control  # type: ignore[attr-defined]
+        self._heard: dict[str, float] = {}
+        self._asked: dict[str, float] = {}
+
+    def answers(self, worker: str | None) -> bool:
+        """False once `worker` has not answered for SILENCE_SECONDS (True while unknown)."""
+        if worker is None:
+            return True
+        now = time.monotonic()
+        self._heard.setdefault(worker, now)
+        if now - self._asked.get(worker, 0.0) >= PING_SECONDS:
+            self._asked[worker] = now
+            if self._control.ping(destination=[worker], timeout=1.0):
+                self._heard[worker] = now
+        return now - self._heard[worker] < SILENCE_SECONDS
 
 
 def _run_update(

@@ -13,6 +13,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -28,6 +29,7 @@ import marketflow_assets
 from marketflow_assets.cli import main
 from marketflow_assets.definitions import build_definitions
 from marketflow_assets.defs.area import STORE_POOL
+from marketflow_assets.runs import workers
 from marketflow_assets.runs.plan import ANALYSIS_ASSETS, Stage
 from marketflow_assets.runs.workers import share_store, split_range, waves
 from marketflow_assets.settings import Settings
@@ -170,6 +172,81 @@ def test_a_backfill_over_two_workers_writes_the_rows_of_one_process(
     # The sample's five tickers give rows to compare at every stage.
     for table in ("events", "outcomes", "calibration", "training_pairs", "scorecard"):
         assert rows(single, table).height > 0, table
+
+
+@needs_redis
+def test_a_run_whose_worker_is_killed_fails_instead_of_waiting_forever(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(workers, "PING_SECONDS", 1.0)
+    monkeypatch.setattr(workers, "SILENCE_SECONDS", 10.0)
+    env = environment(tmp_path / "killed")
+    with redis_server(tmp_path / "redis") as broker:
+        env["MARKETFLOW_CELERY_BROKER"] = broker
+        use(monkeypatch, env)
+        log = tmp_path / "w1.log"
+        worker = subprocess.Popen(
+            [sys.executable, "-m", "marketflow_assets.cli", "worker", "--name", "w1"],
+            env=dict(env),
+            stdout=log.open("w"),
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        try:
+            wait_for_workers(broker, 1)
+            result: list[int] = []
+            printed = io.StringIO()
+            with contextlib.redirect_stdout(printed):
+                command = threading.Thread(
+                    target=lambda: result.append(main(["backfill", "--start", START, "--end", END]))
+                )
+                command.start()
+                wait_for_a_started_run(log)
+                kill_tree(worker.pid)
+                killed_at = time.monotonic()
+                command.join(timeout=120)
+            waited = time.monotonic() - killed_at
+        finally:
+            kill_tree(worker.pid)
+            worker.wait()
+            stop_embedded_postgres(tmp_path / "killed" / "dagster_home")
+    output = joined(printed.getvalue())
+    assert result == [1], output
+    assert "its worker w1@" in output
+    assert "stopped answering for 10 s" in output
+    assert waited < 60
+
+
+def kill_tree(pid: int) -> None:
+    """SIGKILL to process `pid` and everything it started, as a machine going away would."""
+    with contextlib.suppress(psutil.NoSuchProcess):
+        family = [psutil.Process(pid), *psutil.Process(pid).children(recursive=True)]
+        for process in family:
+            with contextlib.suppress(psutil.NoSuchProcess):
+                process.kill()
+
+
+def wait_for_a_started_run(log: Path) -> None:
+    """Until a run has started on a worker (read from the instance the command serves)."""
+    deadline = time.monotonic() + STARTUP_SECONDS
+    while True:
+        assert time.monotonic() < deadline, log.read_text()[-2000:]
+        if os.environ.get("DAGSTER_POSTGRES_URL"):
+            with dg.DagsterInstance.get() as instance:
+                started = dg.RunsFilter(statuses=[dg.DagsterRunStatus.STARTED])
+                if instance.get_runs(filters=started):
+                    return
+        time.sleep(0.2)
+
+
+def stop_embedded_postgres(home: Path) -> None:
+    """Stop the embedded Postgres of `home`, which a killed worker leaves counted as a user."""
+    pid_file = home / "postgres" / "postmaster.pid"
+    if pid_file.exists():
+        with contextlib.suppress(psutil.NoSuchProcess):
+            postmaster = psutil.Process(int(pid_file.read_text().split()[0]))
+            postmaster.terminate()
+            postmaster.wait(timeout=30)
 
 
 def environment(root: Path) -> dict[str, str]:
