@@ -57,8 +57,8 @@ def bench_validation(repeats: int = REPEATS) -> dict[str, object]:
     scorecard, scorecard_s = best_of(
         repeats,
         lambda: build_scorecard(
-            chain.signals,
-            outcomes,
+            [chain.signals],
+            [outcomes],
             hold_band=rules.outcomes.hold_band,
             ready_min_matured=rules.scorecard.ready_min_matured,
         ),

@@ -110,15 +110,30 @@ def read_signals_to_score(
 
 
 def read_of_rules(
-    conn: duckdb.DuckDBPyConnection, table: str, rules_hash: str
-) -> tuple[pl.DataFrame, int]:
-    """Every row of `table` made with the rules `rules_hash`, and how many rows of other rules
-    were left out."""
-    rows = conn.sql(
-        f'SELECT * FROM "{table}" WHERE rules_hash = $hash', params={"hash": rules_hash}
-    ).pl()
-    (total,) = conn.execute(f'SELECT count(*) FROM "{table}"').fetchall()[0]
-    return rows, total - rows.height
+    conn: duckdb.DuckDBPyConnection,
+    table: str,
+    rules_hash: str,
+    columns: Sequence[str],
+    batch_rows: int,
+) -> Iterator[pl.DataFrame]:
+    """The `columns` of the rows of `table` made with the rules `rules_hash`, in stored order and
+    in batches of `batch_rows` rows, so that a long history is never held at once."""
+    selected = ", ".join(f'"{c}"' for c in columns)
+    reader = conn.sql(
+        f'SELECT {selected} FROM "{table}" WHERE rules_hash = $hash', params={"hash": rules_hash}
+    ).to_arrow_reader(batch_rows)
+    for batch in reader:
+        yield pl.from_arrow(batch)
+
+
+def count_of_rules(conn: duckdb.DuckDBPyConnection, table: str, rules_hash: str) -> tuple[int, int]:
+    """How many rows of `table` were made with the rules `rules_hash`, and with other rules."""
+    (ours, others) = conn.execute(
+        f"SELECT count(*) FILTER (rules_hash = $hash), count(*) FILTER (rules_hash <> $hash) "
+        f'FROM "{table}"',
+        {"hash": rules_hash},
+    ).fetchall()[0]
+    return int(ours), int(others)
 
 
 def dates_of_other_rules(

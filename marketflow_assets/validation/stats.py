@@ -1,9 +1,10 @@
 """Small statistics of the scorecard: the Wilson interval, the Brier score, a ten-bin reliability
 table and Spearman's rank correlation.
 
-The Brier score and Spearman's correlation are Polars expressions, so that they run per group
-inside a `group_by(...).agg(...)`; the reliability table is built per group of a frame; the
-Wilson interval takes expressions or numpy arrays.
+The Brier score's squared errors and Spearman's correlation are Polars expressions, so that they
+run per group inside a `group_by(...).agg(...)`; the reliability table is built per group from
+counts per confidence bin, which add up across batches; the Wilson interval takes expressions or
+numpy arrays.
 """
 
 from __future__ import annotations
@@ -86,9 +87,10 @@ def _wilson(hits: _Values, n: _Values, z: float) -> tuple[_Values, _Values]:
     return (centre - half) / scale, (centre + half) / scale
 
 
-def brier_score(confidence: pl.Expr, hit: pl.Expr) -> pl.Expr:
-    """Mean of (confidence - hit)^2 over rows with both: 0 is a perfect forecast, 0.25 a coin."""
-    return ((confidence - hit.cast(pl.Float64)) ** 2).mean()
+def squared_error(confidence: pl.Expr, hit: pl.Expr) -> pl.Expr:
+    """(confidence - hit)^2 of each row with both: their mean is the Brier score (0 is a perfect
+    forecast, 0.25 a coin)."""
+    return (confidence - hit.cast(pl.Float64)) ** 2
 
 
 def reliability_bin(confidence: pl.Expr) -> pl.Expr:
@@ -99,40 +101,47 @@ def reliability_bin(confidence: pl.Expr) -> pl.Expr:
     ).cast(pl.Int32)
 
 
-def reliability(
+def reliability_counts(
     frame: pl.LazyFrame, by: Sequence[str], confidence: str = "confidence", hit: str = "hit"
 ) -> pl.LazyFrame:
-    """Per group of the `by` columns, the ten-bin reliability table as column `reliability`
-    (RELIABILITY): per confidence bin, the count of rows with both values, their mean
-    confidence and observed hit rate; empty bins have count 0 and null means.
+    """Per group of the `by` columns and confidence `bin`, over the rows with both values: their
+    `count`, `confidence_sum` and `hit_sum`, which add up across batches of rows."""
+    rows = frame.filter(pl.col(confidence).is_not_null() & pl.col(hit).is_not_null())
+    return rows.group_by(*by, reliability_bin(pl.col(confidence)).alias("bin")).agg(
+        pl.len().alias("count"),
+        pl.col(confidence).sum().alias("confidence_sum"),
+        pl.col(hit).sum().alias("hit_sum"),
+    )
 
-    A frame rather than an expression: one hash aggregation by (group, bin) is much faster than
-    ten filtered aggregations per group.
+
+def reliability(counts: pl.LazyFrame, by: Sequence[str]) -> pl.LazyFrame:
+    """Per group of the `by` columns of `counts` (reliability_counts, summed), the ten-bin
+    reliability table as column `reliability` (RELIABILITY): per confidence bin, the count of
+    rows with both values, their mean confidence and observed hit rate; empty bins have count 0
+    and null means.
+
+    From counts per (group, bin) rather than an expression: one hash aggregation by (group, bin)
+    is much faster than ten filtered aggregations per group, and adds up across batches.
     """
     keys = list(by)
-    rows = frame.filter(pl.col(confidence).is_not_null() & pl.col(hit).is_not_null())
-    found = rows.group_by(*keys, reliability_bin(pl.col(confidence)).alias("bin")).agg(
-        pl.len().cast(pl.Int32).alias("count"),
-        pl.col(confidence).mean().cast(pl.Float64).alias("mean_confidence"),
-        pl.col(hit).cast(pl.Float64).mean().alias("hit_rate"),
-    )
+    count = pl.col("count")
     bins = pl.LazyFrame(EMPTY_RELIABILITY, schema=RELIABILITY_BIN.to_schema()).drop(
         "count", "mean_confidence", "hit_rate"
     )
     return (
-        frame.select(keys)
+        counts.select(keys)
         .unique()
         .join(bins, how="cross")
-        .join(found, on=[*keys, "bin"], how="left")
+        .join(counts, on=[*keys, "bin"], how="left")
         .group_by(keys)
         .agg(
             pl.struct(
                 "bin",
                 "lower",
                 "upper",
-                pl.col("count").fill_null(0),
-                "mean_confidence",
-                "hit_rate",
+                count.fill_null(0).cast(pl.Int32),
+                (pl.col("confidence_sum") / count).cast(pl.Float64).alias("mean_confidence"),
+                (pl.col("hit_sum") / count).cast(pl.Float64).alias("hit_rate"),
             )
             .sort_by("bin")
             .alias("reliability")

@@ -9,15 +9,14 @@ import polars as pl
 import pytest
 
 from marketflow_assets.validation.report import plot_scorecard, scorecard_markdown
-from marketflow_assets.validation.scorecard import build_scorecard
-from marketflow_assets_tests.validation.test_scorecard import CASE, HOLD_BAND, READY_MIN, frames
+from marketflow_assets_tests.validation.test_scorecard import CASE, card_of
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
 @pytest.fixture(scope="module")
 def card() -> pl.DataFrame:
-    return build_scorecard(*frames(CASE), hold_band=HOLD_BAND, ready_min_matured=READY_MIN)
+    return card_of(CASE)
 
 
 def _rows(markdown: str, first_cells: str) -> list[str]:
@@ -62,14 +61,12 @@ def test_markdown_by_year(card: pl.DataFrame) -> None:
 
 def test_markdown_without_matured_outcomes_uses_dashes() -> None:
     rows = [r for r in CASE if r["signal"] == "BUY" and r["ret_window"] is None]
-    markdown = scorecard_markdown(
-        build_scorecard(*frames(rows), hold_band=HOLD_BAND, ready_min_matured=READY_MIN)
-    )
+    markdown = scorecard_markdown(card_of(rows))
     assert "| BUY | all | all | 0 | – | – | – | – | – | – | no |" in markdown
 
 
 def test_markdown_of_an_empty_scorecard() -> None:
-    card = build_scorecard(*frames([]), hold_band=HOLD_BAND, ready_min_matured=READY_MIN)
+    card = card_of([])
     assert scorecard_markdown(card) == "No signals to score yet."
 
 
@@ -82,5 +79,5 @@ def test_plot_writes_a_png(card: pl.DataFrame, tmp_path: Path) -> None:
 
 
 def test_plot_of_an_empty_scorecard_still_writes_a_png(tmp_path: Path) -> None:
-    card = build_scorecard(*frames([]), hold_band=HOLD_BAND, ready_min_matured=READY_MIN)
+    card = card_of([])
     assert plot_scorecard(card, tmp_path / "empty.png").read_bytes().startswith(PNG_MAGIC)

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 
 import polars as pl
 import pytest
+from polars.testing import assert_frame_equal
 
 from marketflow_assets.validation.outcomes import OUTCOME_SCHEMA
 from marketflow_assets.validation.scorecard import (
@@ -106,6 +107,21 @@ def frames(rows: list[dict[str, object]]) -> tuple[pl.DataFrame, pl.DataFrame]:
     return signals, outcomes
 
 
+def card_of(rows: list[dict[str, object]], batch_rows: int | None = None) -> pl.DataFrame:
+    """The scorecard of the rows, handed over whole or in batches of `batch_rows` rows."""
+    signals, outcomes = frames(rows)
+    if batch_rows is None:
+        return build_scorecard(
+            [signals], [outcomes], hold_band=HOLD_BAND, ready_min_matured=READY_MIN
+        )
+    return build_scorecard(
+        signals.iter_slices(batch_rows),
+        outcomes.iter_slices(batch_rows),
+        hold_band=HOLD_BAND,
+        ready_min_matured=READY_MIN,
+    )
+
+
 # Matured, non-warm-up window returns: 0.10, -0.04, 0.02, -0.06, 0.03, 0.01, -0.08 (7 rows).
 CASE = [
     outcome("BUY", "STRONG", 0.8, 0.10, patterns=["spring", "test"], barrier="target"),
@@ -124,7 +140,7 @@ CASE = [
 
 @pytest.fixture(scope="module")
 def card() -> pl.DataFrame:
-    return build_scorecard(*frames(CASE), hold_band=HOLD_BAND, ready_min_matured=READY_MIN)
+    return card_of(CASE)
 
 
 def group(
@@ -275,7 +291,7 @@ def _streak(buys: int) -> list[dict[str, object]]:
 
 def test_ready_with_40_of_40_against_a_low_base() -> None:
     buy = group(
-        build_scorecard(*frames(_streak(40)), hold_band=HOLD_BAND, ready_min_matured=READY_MIN),
+        card_of(_streak(40)),
         "BUY",
     )
     assert buy["base_rate"] == pytest.approx(40 / 200)
@@ -285,7 +301,7 @@ def test_ready_with_40_of_40_against_a_low_base() -> None:
 
 def test_not_ready_below_30_matured() -> None:
     buy = group(
-        build_scorecard(*frames(_streak(29)), hold_band=HOLD_BAND, ready_min_matured=READY_MIN),
+        card_of(_streak(29)),
         "BUY",
     )
     assert buy["base_rate"] == pytest.approx(29 / 189)
@@ -296,16 +312,42 @@ def test_not_ready_below_30_matured() -> None:
 def test_not_ready_when_the_interval_reaches_the_base() -> None:
     # 40 BUYs, half right, among as many ups as downs: hit_low 0.35 is below the base 0.5.
     rows = [outcome("BUY", "STRONG", 0.6, 0.05 if i % 2 else -0.05) for i in range(40)]
-    buy = group(
-        build_scorecard(*frames(rows), hold_band=HOLD_BAND, ready_min_matured=READY_MIN), "BUY"
-    )
+    buy = group(card_of(rows), "BUY")
     assert buy["matured"] == 40
     assert buy["base_rate"] == pytest.approx(0.5)
     assert buy["ready"] is False
 
 
 def test_empty_inputs_give_an_empty_scorecard() -> None:
-    signals, outcomes = frames([])
-    card = build_scorecard(signals, outcomes, hold_band=HOLD_BAND, ready_min_matured=READY_MIN)
-    assert card.is_empty()
-    assert card.schema == SCORECARD_SCHEMA
+    for card in (
+        card_of([]),
+        build_scorecard([], [], hold_band=HOLD_BAND, ready_min_matured=READY_MIN),
+    ):
+        assert card.is_empty()
+        assert card.schema == SCORECARD_SCHEMA
+
+
+def _mixed() -> list[dict[str, object]]:
+    """The case, two streaks and ties of confidence, over two years: every group has medians
+    of even and odd counts and a rank correlation over rows of many batches."""
+    streaks = [
+        outcome(
+            ("BUY", "SELL", "HOLD")[i % 3],
+            ("STRONG", "MODERATE", "WEAK")[i % 4 % 3],
+            round(0.05 * (i % 19), 2),
+            0.01 * ((i * 7) % 23 - 11) if i % 11 else None,
+            date=(D2010, D2011)[i % 2],
+            patterns=(["spring", "test"], ["spring"], [], ["upthrust"])[i % 4],
+            warmup=i % 17 == 0,
+            barrier=("target", "stop", "time", None)[i % 5 % 4],
+        )
+        for i in range(120)
+    ]
+    return [*CASE, *streaks]
+
+
+@pytest.mark.parametrize("batch_rows", [1, 7, 50])
+def test_batches_of_any_size_give_the_scorecard_of_the_whole(batch_rows: int) -> None:
+    whole = card_of(_mixed())
+    assert whole.filter(pl.col("matured") > 2)["rank_corr"].null_count() < whole.height // 2
+    assert_frame_equal(card_of(_mixed(), batch_rows), whole)

@@ -8,14 +8,16 @@ import math
 import numpy as np
 import polars as pl
 import pytest
+from polars.testing import assert_frame_equal
 
 from marketflow_assets.validation.stats import (
     EMPTY_RELIABILITY,
     RELIABILITY,
-    brier_score,
     reliability,
     reliability_bin,
+    reliability_counts,
     spearman,
+    squared_error,
     wilson_interval,
 )
 
@@ -54,7 +56,7 @@ def test_brier_score_by_hand() -> None:
     frame = pl.DataFrame(
         {"confidence": [0.9, 0.2, 0.6, 1.0, 0.5], "hit": [True, False, False, True, None]}
     )
-    brier = frame.select(brier_score(pl.col("confidence"), pl.col("hit"))).item()
+    brier = frame.select(squared_error(pl.col("confidence"), pl.col("hit")).mean()).item()
     assert brier == pytest.approx(0.41 / 4)
 
 
@@ -72,7 +74,7 @@ def test_reliability_ten_bins_by_hand() -> None:
             "hit": [False, True, True, False, True, False, None],
         }
     )
-    table = reliability(frame, ["group"]).collect()
+    table = reliability(reliability_counts(frame, ["group"]), ["group"]).collect()
     assert table.schema["reliability"] == RELIABILITY
     assert table.height == 1
     entries = table["reliability"][0].to_list()
@@ -101,19 +103,42 @@ def test_reliability_per_group() -> None:
             "hit": [True, False, True, False, None],
         }
     )
-    tables = reliability(frame, ["signal", "year"]).collect().sort("signal", "year")
+    by = ["signal", "year"]
+    tables = reliability(reliability_counts(frame, by), by).collect().sort("signal", "year")
     counts = {
         (signal, year): [e["count"] for e in table] for signal, year, table in tables.iter_rows()
     }
     assert counts == {
         ("BUY", 2010): [0, 2, 0, 0, 0, 0, 0, 0, 0, 0],
-        ("HOLD", 2010): [0] * 10,  # a group without a hit still gets its ten bins
         ("SELL", 2010): [0, 0, 0, 0, 0, 0, 0, 0, 1, 0],
         ("SELL", 2011): [0, 0, 1, 0, 0, 0, 0, 0, 0, 0],
     }
+    # HOLD's one row has no hit: no counts, no table (the scorecard shows ten empty bins).
     buy = tables.filter(pl.col("signal") == "BUY")["reliability"][0].to_list()
     assert buy[1]["mean_confidence"] == pytest.approx(0.135)
     assert buy[1]["hit_rate"] == 0.5
+
+
+def test_reliability_of_batches_added_is_that_of_the_whole() -> None:
+    frame = pl.DataFrame(
+        {
+            "group": ["a", "b", "a", "a", "b", "a"],
+            "confidence": [0.15, 0.12, 0.18, 0.95, 0.5, None],
+            "hit": [True, False, False, True, None, True],
+        }
+    )
+    added = (
+        pl.concat(reliability_counts(batch.lazy(), ["group"]) for batch in frame.iter_slices(2))
+        .group_by("group", "bin")
+        .agg(pl.all().sum())
+    )
+    whole = reliability_counts(frame.lazy(), ["group"])
+    assert_frame_equal(
+        reliability(added, ["group"]).collect().sort("group"),
+        reliability(whole, ["group"]).collect().sort("group"),
+    )
+    a = reliability(added, ["group"]).collect().sort("group")["reliability"][0].to_list()
+    assert (a[1]["count"], a[1]["hit_rate"]) == (2, 0.5)
 
 
 def _spearman(x: list[float | None], y: list[float | None]) -> float | None:

@@ -13,6 +13,7 @@ from marketflow_assets.defs.resources import ReportsResource, StoreResource
 from marketflow_assets.defs.run_window import RunWindow, require_rules
 from marketflow_assets.progress import Progress
 from marketflow_assets.store.reads import (
+    count_of_rules,
     count_window,
     matured_rules,
     missing_sessions,
@@ -33,7 +34,7 @@ from marketflow_assets.validation.forward_window import (
 )
 from marketflow_assets.validation.outcomes import compute_outcomes
 from marketflow_assets.validation.report import write_report
-from marketflow_assets.validation.scorecard import build_scorecard
+from marketflow_assets.validation.scorecard import OUTCOME_INPUT, SIGNAL_INPUT, build_scorecard
 from marketflow_assets.validation.summary import calibration_summary, outcome_summary
 from marketflow_assets.vpa.rules import Rules
 
@@ -42,6 +43,10 @@ from marketflow_assets.vpa.rules import Rules
 OUTCOME_ROW_BYTES = 8 << 10
 # Memory one matured outcome or scored event costs while the calibration reads it in batches.
 CALIBRATION_ROW_BYTES = 256
+# Memory one signal or outcome costs while the scorecard sums its batch: the batch, its Arrow copy
+# and the per-group sums (about 400 bytes measured), with room to spare. The lean copy of the
+# matured rows kept for the medians and rank correlations (about 60 bytes an outcome) comes on top.
+SCORECARD_ROW_BYTES = 1 << 10
 # What the run's metadata counts, kept from each chunk (words as categories: a few bytes a row).
 OUTCOME_COUNTED = (
     pl.col("signal").cast(pl.Categorical),
@@ -70,6 +75,7 @@ def build_assets(area: AreaContext) -> list[dg.AssetsDefinition]:
     # it reads in the store, as the mappings cut windows at the edge of the partitions.
     longest = max_window_sessions(window_days)
     batch_rows = (area.settings.memory_mib << 20) // CALIBRATION_ROW_BYTES
+    scorecard_rows = (area.settings.memory_mib << 20) // SCORECARD_ROW_BYTES
 
     @area.session_asset(
         group_name="validation",
@@ -174,11 +180,10 @@ def build_assets(area: AreaContext) -> list[dg.AssetsDefinition]:
         """Hit rates with Wilson intervals against the base rate, returns, excursions and
         calibration per signal type, strength, pattern and year, over every matured outcome."""
         with store.get_connection() as conn:
-            outcomes, other_rules = read_of_rules(conn, "outcomes", rules.hash)
-            signals, _ = read_of_rules(conn, "signals", rules.hash)
+            outcomes, other_rules = count_of_rules(conn, "outcomes", rules.hash)
             scorecard = build_scorecard(
-                signals,
-                outcomes,
+                read_of_rules(conn, "signals", rules.hash, SIGNAL_INPUT, scorecard_rows),
+                read_of_rules(conn, "outcomes", rules.hash, OUTCOME_INPUT, scorecard_rows),
                 hold_band=rules.outcomes.hold_band,
                 ready_min_matured=rules.scorecard.ready_min_matured,
             )
@@ -186,14 +191,14 @@ def build_assets(area: AreaContext) -> list[dg.AssetsDefinition]:
         if other_rules:
             context.log.warning(f"{other_rules} outcome(s) of other rules left out; re-score them")
         report = write_report(scorecard, Path(reports.reports_dir))
-        context.log.info(f"scorecard of {outcomes.height} outcomes: {report.markdown_path}")
+        context.log.info(f"scorecard of {outcomes} outcomes: {report.markdown_path}")
         return dg.MaterializeResult(
             metadata={
                 "scorecard": dg.MetadataValue.md(report.markdown),
                 "plot": dg.MetadataValue.md(report.image_markdown),
                 "report": dg.MetadataValue.path(str(report.markdown_path)),
                 "plot_file": dg.MetadataValue.path(str(report.image_path)),
-                "outcomes": outcomes.height,
+                "outcomes": outcomes,
                 "outcomes_of_other_rules_left_out": other_rules,
                 "dagster/row_count": scorecard.height,
             }

@@ -2,7 +2,7 @@
 
 import dataclasses
 import datetime as dt
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,13 +23,25 @@ from marketflow_assets.runs.launch import run_stage
 from marketflow_assets.runs.plan import ANALYSIS_ASSETS, FEEDBACK_ASSETS, Stage, staged_backfill
 from marketflow_assets.runs.report import failure_reasons
 from marketflow_assets.settings import Settings
-from marketflow_assets.store.reads import read_counted_outcomes, read_scored_events, read_window
+from marketflow_assets.store.reads import (
+    read_counted_outcomes,
+    read_of_rules,
+    read_scored_events,
+    read_window,
+)
 from marketflow_assets.training.snapshots import load_snapshot
 from marketflow_assets.validation.calibration import (
     calibrate,
     calibrate_sorted,
     flags_of_scored_events,
     rule_flags,
+)
+from marketflow_assets.validation.report import scorecard_markdown
+from marketflow_assets.validation.scorecard import (
+    GROUP_COLUMNS,
+    OUTCOME_INPUT,
+    SIGNAL_INPUT,
+    build_scorecard,
 )
 from marketflow_assets_tests.defs.stores import copy_of
 
@@ -373,3 +385,60 @@ def test_scorecard_is_stored_written_to_reports_and_shown_as_markdown(stored: St
     assert markdown == "# Signal scorecard\n\n" + shown
     assert metadata["outcomes"].value == stored.outcomes.height
     assert metadata["dagster/row_count"].value == scorecard.height
+
+
+def scorecard_of(
+    signals: Iterable[pl.DataFrame], outcomes: Iterable[pl.DataFrame], settings: Settings
+) -> pl.DataFrame:
+    rules = AreaContext.from_settings(settings).rules
+    return build_scorecard(
+        signals,
+        outcomes,
+        hold_band=rules.outcomes.hold_band,
+        ready_min_matured=rules.scorecard.ready_min_matured,
+    )
+
+
+def test_the_scorecard_of_small_batches_read_from_the_store_is_the_stored_one(
+    stored: Stored,
+) -> None:
+    rules_hash = AreaContext.from_settings(stored.settings).rules.hash
+    with duckdb.connect(str(stored.settings.duckdb_path), read_only=True) as conn:
+        # Batches of 3 rows: every group's rows split across many of them.
+        signals = list(read_of_rules(conn, "signals", rules_hash, SIGNAL_INPUT, 3))
+        outcomes = list(read_of_rules(conn, "outcomes", rules_hash, OUTCOME_INPUT, 3))
+    assert len(outcomes) > 100
+    assert outcomes[0].columns == list(OUTCOME_INPUT)
+    batched = scorecard_of(signals, outcomes, stored.settings)
+    whole = scorecard_of(
+        [table(stored.settings, "SELECT * FROM signals")], [stored.outcomes], stored.settings
+    )
+    assert_frame_equal(batched, whole)
+    assert_frame_equal(
+        table(stored.settings, "SELECT * FROM scorecard").sort(GROUP_COLUMNS),
+        batched.sort(GROUP_COLUMNS),
+    )
+
+
+def test_the_scorecard_leaves_out_outcomes_of_other_rules_within_a_tiny_budget(
+    stored: Stored, tmp_path: Path, instance: dg.DagsterInstance
+) -> None:
+    settings = copy_of(stored.settings, tmp_path / "copy", memory_mib=1)
+    with duckdb.connect(str(settings.duckdb_path)) as conn:
+        conn.execute("UPDATE outcomes SET rules_hash = 'older' WHERE ticker = 'AAPL'")
+    result = run_stage(build_definitions(settings), Stage(SCORECARD_JOB), instance)
+    assert result.success, failure_reasons(result)
+
+    kept = stored.outcomes.filter(pl.col("ticker") != "AAPL")
+    metadata = result.asset_materializations_for_node("signal_scorecard")[-1].metadata
+    assert metadata["outcomes"].value == kept.height
+    assert (
+        metadata["outcomes_of_other_rules_left_out"].value == stored.outcomes.height - kept.height
+    )
+    expected = scorecard_of([table(settings, "SELECT * FROM signals")], [kept], settings)
+    assert_frame_equal(
+        table(settings, "SELECT * FROM scorecard").sort(GROUP_COLUMNS), expected.sort(GROUP_COLUMNS)
+    )
+    assert (settings.reports_dir / "scorecard.md").read_text() == (
+        "# Signal scorecard\n\n" + scorecard_markdown(expected)
+    )
