@@ -96,10 +96,7 @@ def detach_lake(conn: duckdb.DuckDBPyConnection) -> None:
 
 def lake_of(conn: duckdb.DuckDBPyConnection) -> Lake | None:
     """The lake `conn` reads, or None for a DuckDB file's connection."""
-    try:
-        ((root,),) = conn.execute(f"SELECT getvariable('{ROOT_VARIABLE}')").fetchall()
-    except duckdb.Error:
-        return None
+    ((root,),) = conn.execute(f"SELECT getvariable('{ROOT_VARIABLE}')").fetchall()
     return Lake(Path(root)) if root else None
 
 
@@ -230,10 +227,14 @@ def _schema(conn: duckdb.DuckDBPyConnection, table: str) -> pa.Schema:
 
 
 def _create(conn: duckdb.DuckDBPyConnection, path: Path, table: str, partition: str | None) -> None:
-    """Create `table`'s empty Delta table at `path`, partitioned by `partition` if given."""
+    """Create `table`'s empty Delta table at `path`, partitioned by `partition` if given; one
+    another writer created meanwhile is kept."""
     path.parent.mkdir(parents=True, exist_ok=True)
     DeltaTable.create(
-        str(path), _schema(conn, table), partition_by=[partition] if partition else None
+        str(path),
+        _schema(conn, table),
+        partition_by=[partition] if partition else None,
+        mode="ignore",
     )
 
 
