@@ -126,8 +126,8 @@ def instance_server(settings: Settings) -> Iterator[None]:
         yield
         return
     if settings.postgres_url:
-        os.environ[POSTGRES_URL_VARIABLE] = _with_driver(settings.postgres_url)
-        yield
+        with _exported(POSTGRES_URL_VARIABLE, _with_driver(settings.postgres_url)):
+            yield
         return
     with warnings.catch_warnings():
         # It keeps its lock file under XDG_RUNTIME_DIR, falling back to /tmp/runtime-<uid>
@@ -141,9 +141,23 @@ def instance_server(settings: Settings) -> Iterator[None]:
         raise InstanceError(
             f"the embedded Postgres server in {home / EMBEDDED_FOLDER} did not start: {exc}"
         ) from exc
-    with server:
-        os.environ[POSTGRES_URL_VARIABLE] = _with_driver(server.get_uri())
+    with server, _exported(POSTGRES_URL_VARIABLE, _with_driver(server.get_uri())):
         yield
+
+
+@contextlib.contextmanager
+def _exported(name: str, value: str) -> Iterator[None]:
+    """The environment variable `name` set to `value` for the block, then as it was (a server
+    stopped after the block must not stay named there)."""
+    before = os.environ.get(name)
+    os.environ[name] = value
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = before
 
 
 def _with_driver(url: str) -> str:
