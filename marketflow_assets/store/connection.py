@@ -9,7 +9,7 @@ from pathlib import Path
 
 import duckdb
 
-from marketflow_assets.store.lake import Lake, attach_lake, detach_lake
+from marketflow_assets.store.lake import Lake, attach_lake
 from marketflow_assets.store.migrate import apply_migrations
 from marketflow_assets.store.writes import WINDOW_TABLES
 
@@ -79,7 +79,6 @@ def _open_lake(
         attach_lake(conn, lake, WINDOW_TABLES, read_only=read_only)
         yield conn
     finally:
-        detach_lake(conn)
         conn.close()
 
 

@@ -1,12 +1,12 @@
 """The store as a lake: one Delta table per table under a folder that several writers can share.
 
-A lake connection is an in-memory DuckDB connection in which every table of the store is the
-current version of its Delta table, read through Arrow datasets (dates and tickers pushed down
-to the files). The migrated schema lives beside them in the `lake_schema` catalog: it gives each
-Delta table its columns and checks the rows of small inserts (constraints, defaults). Writes
-replace rows by predicate, an atomic Delta commit per table (a long window: a delete, then
-appends of runs of sessions); writers of disjoint windows do not conflict, since window tables
-are partitioned by their date.
+A lake connection is an in-memory DuckDB connection in which every table of the store is a view
+of the files of its Delta table's current version, read by DuckDB's Parquet reader (sessions
+pruned by their folders, columns and row groups by the query). The migrated schema lives beside
+them in the `lake_schema` catalog: it gives each Delta table its columns and checks the rows of
+small inserts (constraints, defaults). Writes replace rows by predicate, an atomic Delta commit
+per table (a long window: a delete, then appends of runs of sessions); writers of disjoint
+windows do not conflict, since window tables are partitioned by their date.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
-from deltalake import CommitProperties, DeltaTable, write_deltalake
+from deltalake import CommitProperties, DeltaTable, Schema, write_deltalake
 
 from marketflow_assets.store.migrate import apply_migrations
 
@@ -33,6 +33,11 @@ NOT_IN_LAKE = {"schema_migrations"}
 # delta-rs keeps a file and its buffers open for every partition one write touches: a write of
 # ten years of sessions took 4 GiB for 0.23 GiB of rows, against 1.4 GiB in runs of 100.
 PARTITIONS_PER_COMMIT = 64
+# A table property set once its files differ in columns (a later migration added some), which
+# makes reads match every file's columns by name (slower: each file's footer is read first).
+MIXED_FILES = "marketflow.mixedFiles"
+# The view of a table's Parquet files, beside the table's view.
+FILES_SUFFIX = "__files"
 # Commits a writer retries when another writer committed first (delta-rs re-checks conflicts).
 COMMIT_RETRIES = 20
 
@@ -86,12 +91,6 @@ def attach_lake(
         [SCHEMA_CATALOG],
     ).fetchall():
         conn.execute(sql)
-
-
-def detach_lake(conn: duckdb.DuckDBPyConnection) -> None:
-    """Drop the Arrow datasets `conn` reads (before it closes, so no scan outlives it)."""
-    for table in lake_tables(conn):
-        conn.unregister(table)
 
 
 def lake_of(conn: duckdb.DuckDBPyConnection) -> Lake | None:
@@ -254,14 +253,28 @@ def _conform_columns(
             "writing to add them"
         )
     if missing:
-        DeltaTable(str(path)).alter.add_columns(
-            [pa.field(f.name, f.type, nullable=True) for f in missing]
+        added = pa.schema([pa.field(f.name, f.type, nullable=True) for f in missing])
+        DeltaTable(str(path)).alter.add_columns(Schema.from_arrow(added).fields)
+        # Files written before lack the new columns: read every file's own columns from now on.
+        DeltaTable(str(path)).alter.set_table_properties(
+            {MIXED_FILES: "true"}, raise_if_not_exists=False
         )
 
 
 def _register(conn: duckdb.DuckDBPyConnection, table: str, path: Path) -> None:
-    """Point `table` in `conn` at the current version of its Delta table."""
-    conn.register(table, DeltaTable(str(path)).to_pyarrow_dataset())
+    """Point `table` in `conn` at the files of its Delta table's current version, read by DuckDB's
+    Parquet reader (sessions pruned by their folders), with the migrated schema's columns."""
+    delta = DeltaTable(str(path))
+    files = delta.file_uris()
+    source = f"SELECT * FROM {SCHEMA_CATALOG}.main.{table}"
+    if files:
+        partitioned = bool(delta.metadata().partition_columns)
+        mixed = delta.metadata().configuration.get(MIXED_FILES) == "true"
+        scan = conn.read_parquet(files, hive_partitioning=partitioned, union_by_name=mixed)
+        scan.create_view(f"{table}{FILES_SUFFIX}", replace=True)
+        # Columns in the schema's order and types; a column no file has yet reads as null.
+        source += f" UNION ALL BY NAME SELECT * FROM {table}{FILES_SUFFIX}"
+    conn.execute(f"CREATE OR REPLACE TEMP VIEW {table} AS {source}")
 
 
 def _predicate(where: Mapping[str, Bound]) -> str | None:
