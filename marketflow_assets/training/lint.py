@@ -4,16 +4,13 @@ snapshot does not hold.
 Every number a prompt or response writes must be one of its snapshot's numbers, shown with at
 most the snapshot's precision (the snapshot value rounded to the token's decimals) and with the
 sign free to be said in words ("down 2.06%"); every ISO date must be the snapshot's as-of date
-or the bar date of one of its events. Vectorised with Polars so that it can run as an asset
-check over every pair of a window; `lint_in_parts` spreads slices of the pairs over the worker
-processes of a `FramePool`, each with the snapshots of its pairs.
+or the bar date of one of its events. Vectorised with Polars (whose threads use every core) so
+that it can run as an asset check over every pair of a window.
 """
 
 from __future__ import annotations
 
 import polars as pl
-
-from marketflow_assets.parallel import FramePool
 
 FIELDS = ("system", "prompt", "response")
 # Fields whose numbers must come from the snapshot; the system prompt names no snapshot.
@@ -24,8 +21,6 @@ PROBLEM_COLUMNS = ("pair_id", "conversation_type", "template_name", "field", "pr
 # The order of the problems found: by pair and text first, then every column, so that problems
 # found in slices and put together come in the same order as when found at once.
 PROBLEM_ORDER = ("pair_id", "field", "problem", "detail", "conversation_type", "template_name")
-# Pairs one task checks: a few hundred thousand tokens in a worker.
-PART_PAIRS = 10_000
 
 # Text a rendered template must not contain, by problem name.
 ARTEFACTS = {
@@ -70,27 +65,6 @@ def lint_pairs(pairs: pl.DataFrame, snapshots: pl.DataFrame) -> pl.DataFrame:
     """
     problems = [_system_problems(pairs), _text_problems(pairs, snapshots)]
     return pl.concat(problems).select(PROBLEM_COLUMNS).sort(PROBLEM_ORDER)
-
-
-def lint_in_parts(pairs: pl.DataFrame, snapshots: pl.DataFrame, pool: FramePool) -> pl.DataFrame:
-    """`lint_pairs` of `pairs`: the system prompts here (one distinct text, as a rule), the
-    prompts and responses of slices of PART_PAIRS pairs by the pool's workers against the
-    snapshots they name; the rows of one call, in its order."""
-    texts = pairs.select(*PAIR_KEYS, *NUMBER_FIELDS)
-    snapshots = snapshots.select("snapshot_id", "payload")
-    groups = (
-        [part, snapshots.join(part.select("snapshot_id"), on="snapshot_id", how="semi")]
-        for part in (
-            texts.slice(start, PART_PAIRS) for start in range(0, max(texts.height, 1), PART_PAIRS)
-        )
-    )
-    problems = [_system_problems(pairs), *pool.map(_lint_slice, groups)]
-    return pl.concat(problems).select(PROBLEM_COLUMNS).sort(PROBLEM_ORDER)
-
-
-def _lint_slice(_: None, pairs: pl.DataFrame, snapshots: pl.DataFrame) -> pl.DataFrame:
-    """One task of `lint_in_parts`."""
-    return _text_problems(pairs, snapshots)
 
 
 def _problem(problem: str, detail: pl.Expr) -> list[pl.Expr]:

@@ -6,12 +6,9 @@ from __future__ import annotations
 
 import polars as pl
 import pytest
-from polars.testing import assert_frame_equal
 
 from marketflow_assets.chain import sample_chain
-from marketflow_assets.parallel import FramePool
-from marketflow_assets.training import lint as lint_module
-from marketflow_assets.training.lint import PROBLEM_COLUMNS, lint_in_parts, lint_pairs
+from marketflow_assets.training.lint import PROBLEM_COLUMNS, lint_pairs
 from marketflow_assets.training.pairs import render_pairs, select_snapshots
 from marketflow_assets.training.templates import load_templates
 from marketflow_assets.vpa import load_rules
@@ -135,28 +132,6 @@ def test_a_pair_without_its_snapshot_is_a_problem() -> None:
     found = lint_pairs(PAIRS.filter(FIRST), SNAPSHOTS.filter(~FIRST))
     assert set(found["problem"]) == {"unknown_snapshot"}
     assert found.height == PAIRS.filter(FIRST).height
-
-
-@pytest.mark.parametrize("workers", [1, 2])
-def test_linting_in_parts_finds_the_problems_of_one_call(
-    workers: int, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(lint_module, "PART_PAIRS", 3)
-    index = pl.int_range(pl.len())
-    broken = PAIRS.with_columns(
-        pl.when(index % 3 == 0).then(pl.col("response") + " Up 7 sessions.").otherwise("response"),
-        pl.when(index % 4 == 1).then(pl.col("prompt") + " None  here").otherwise("prompt"),
-        pl.when(index % 5 == 0).then(pl.col("system") + " BUY.").otherwise("system"),
-    ).with_columns(pl.when(index == 2).then(pl.lit(" ")).otherwise("response").alias("response"))
-    # The pairs of the first snapshot without it, and pairs whose slices cut across snapshots.
-    pairs = pl.concat([broken, broken.reverse()])
-    snapshots = SNAPSHOTS.filter(~FIRST)
-    found = lint_pairs(pairs, snapshots)
-    assert set(found["problem"]) >= {"unknown_number", "none", "empty", "unknown_snapshot"}
-    assert "system" in set(found["field"])
-    with FramePool(workers) as pool:
-        assert_frame_equal(lint_in_parts(pairs, snapshots, pool), found)
-        assert_frame_equal(lint_in_parts(PAIRS, SNAPSHOTS, pool), lint_pairs(PAIRS, SNAPSHOTS))
 
 
 @pytest.fixture(scope="module")

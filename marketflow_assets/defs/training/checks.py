@@ -6,12 +6,11 @@ from marketflow_assets.defs.area import AreaContext
 from marketflow_assets.defs.keys import unique_keys_check
 from marketflow_assets.defs.resources import StoreResource
 from marketflow_assets.defs.run_window import RunWindow
-from marketflow_assets.defs.training.assets import frames_budget, worker_count
-from marketflow_assets.parallel import FramePool
+from marketflow_assets.defs.training.assets import frames_budget
 from marketflow_assets.progress import Progress
 from marketflow_assets.store.reads import count_window, read_window
 from marketflow_assets.training.counts import LintFindings
-from marketflow_assets.training.lint import lint_in_parts
+from marketflow_assets.training.lint import FIELDS, PAIR_KEYS, lint_pairs
 
 # Memory the frames of one snapshot row of a chunk take in this process while its pairs (every
 # text) and its snapshot are read and linted, measured on 500 x 2,520 with room to spare.
@@ -29,14 +28,18 @@ def build_checks(area: AreaContext) -> list[dg.AssetChecksDefinition]:
         or date it writes can be found in its snapshot."""
         window = RunWindow.of(context, area.first_session)
         budget, found = area.settings.memory_mib, LintFindings()
-        with store.get_connection() as conn, FramePool(worker_count(area.settings)) as pool:
+        with store.get_connection() as conn:
             frames_mib = frames_budget(conn, budget)
             rows = count_window(conn, "snapshots", window.start, window.end)
             progress = Progress("lint", len(window.sessions))
             for chunk in window.chunks(rows, LINT_ROW_BYTES, frames_mib):
-                pairs = read_window(conn, "training_pairs", chunk.start, chunk.end)
-                snapshots = read_window(conn, "snapshots", chunk.start, chunk.end)
-                found.add(pairs.height, lint_in_parts(pairs, snapshots, pool))
+                pairs = read_window(
+                    conn, "training_pairs", chunk.start, chunk.end, columns=(*PAIR_KEYS, *FIELDS)
+                )
+                snapshots = read_window(
+                    conn, "snapshots", chunk.start, chunk.end, columns=("snapshot_id", "payload")
+                )
+                found.add(pairs.height, lint_pairs(pairs, snapshots))
                 context.log.info(progress.step(len(chunk.sessions), pairs.height))
         return dg.AssetCheckResult(passed=found.problems == 0, metadata=found.metadata())
 
